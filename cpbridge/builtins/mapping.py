@@ -1,0 +1,1 @@
+"""Built-in plugin: drive every local system's messages through its mapping file."""

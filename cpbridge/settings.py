@@ -1,0 +1,107 @@
+"""Configuration: a TOML file plus ``CPBRIDGE_*`` environment variables.
+
+The file is ``$CPBRIDGE_CONFIG`` or ``./cpbridge.toml`` if present. Nested keys
+use ``__`` in environment variables, e.g. ``CPBRIDGE_DIRECTORY__DATABASE_URL``.
+With no configuration at all everything runs embedded: SQLite files under
+``./data`` and both services on localhost.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SystemAccount(BaseModel):
+    """An adapter's account at the directory (WS-Security UsernameToken)."""
+
+    secret: str
+    organisation: str
+    local_authority: str = "E08000035"
+    #: Practitioner organisations this account may act for (empty: any).
+    organisations: list[str] = Field(default_factory=list)
+
+
+class DirectorySettings(BaseModel):
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8700
+    max_message_bytes: int = 1024 * 1024
+    require_digest: bool = False
+    accounts: dict[str, SystemAccount] = Field(
+        default_factory=lambda: {
+            "adapter": SystemAccount(secret="adapter-secret", organisation="Leeds City Council"),
+        }
+    )
+
+
+class SystemConfig(BaseModel):
+    """Per local system overrides (all optional)."""
+
+    enabled: bool = True
+    #: Credentials the local system must present to the adapter (none: open on localhost).
+    username: str | None = None
+    secret: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class AdapterSettings(BaseModel):
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8600
+    directory_url: str = "http://127.0.0.1:8700/directory/soap"
+    directory_username: str = "adapter"
+    directory_secret: str = "adapter-secret"
+    directory_timeout: float = 10.0
+    mappings_dir: Path = PROJECT_ROOT / "mappings"
+    max_message_bytes: int = 5 * 1024 * 1024
+    systems: dict[str, SystemConfig] = Field(default_factory=dict)
+    #: Delivery worker: poll interval, attempts before a transient failure is parked.
+    poll_interval: float = 0.5
+    max_attempts: int = 12
+    backoff_initial: float = 1.0
+    backoff_max: float = 300.0
+    #: Delivered outbox rows are pruned after this many days.
+    retain_delivered_days: int = 7
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CPBRIDGE_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Path("data")
+    log_level: str = "info"
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
+    adapter: AdapterSettings = Field(default_factory=AdapterSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = Path(os.environ.get("CPBRIDGE_CONFIG", "cpbridge.toml"))
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def directory_db_url(self) -> str:
+        return self.directory.database_url or f"sqlite:///{(self.data_dir / 'directory.db').resolve()}"
+
+    def outbox_db_url(self) -> str:
+        return self.adapter.database_url or f"sqlite:///{(self.data_dir / 'outbox.db').resolve()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    settings = Settings(**overrides)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings

@@ -1,0 +1,1 @@
+"""ICS (Integrated Children's System) social care plugin."""
