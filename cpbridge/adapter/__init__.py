@@ -1,0 +1,1 @@
+"""The adapter: receives local systems' messages, keeps them in its outbox, delivers them."""

@@ -1,0 +1,82 @@
+"""Wiring of one adapter process: host, outbox, directory client, worker, intake, metrics."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from datetime import timedelta
+
+import pluggy
+
+from ..faults import Fault
+from ..settings import Settings
+from ..soap import NonceCache, Request, read_username_token, verify_username_token
+from ..systems import LocalSystem
+from .delivery import DeliveryWorker
+from .directory_client import DirectoryClient
+from .host import Host
+from .intake import Intake
+from .metrics import AdapterMetrics
+from .outbox import Outbox
+
+
+class AdapterRuntime:
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager | None = None):
+        cfg = settings.adapter
+        self.settings = settings
+        self.host = Host(settings, pm)
+        self.outbox = Outbox(settings.outbox_db_url())
+        account = settings.directory.accounts.get(cfg.directory_username)
+        self.client = DirectoryClient(
+            cfg.directory_url,
+            cfg.directory_username,
+            cfg.directory_secret,
+            organisation=account.organisation if account else "cpbridge adapter",
+            timeout=cfg.directory_timeout,
+        )
+        self.metrics = AdapterMetrics(self.outbox)
+        self.worker = DeliveryWorker(
+            self.outbox,
+            self.client,
+            poll_interval=cfg.poll_interval,
+            max_attempts=cfg.max_attempts,
+            backoff_initial=cfg.backoff_initial,
+            backoff_max=cfg.backoff_max,
+            metrics=self.metrics,
+        )
+        self.intake = Intake(self.host, self.outbox, self.client, self.metrics)
+        self._nonces = NonceCache()
+
+    def _credentials(self, system: LocalSystem) -> tuple[str, str] | None:
+        cfg = self.settings.adapter.systems.get(system.id)
+        if cfg and cfg.username and cfg.secret:
+            return cfg.username, cfg.secret
+        return None
+
+    def authenticate(self, system: LocalSystem, request: Request) -> None:
+        """Where the system has credentials configured, require its UsernameToken."""
+        creds = self._credentials(system)
+        if creds is None:
+            return
+        token = read_username_token(request)
+        if token.username != creds[0]:
+            raise Fault("NotAuthenticated", "wrong user name or password")
+        verify_username_token(token, creds[1], self._nonces, max_age=timedelta(minutes=5))
+
+    def authenticate_basic(self, system: LocalSystem, header: str | None) -> None:
+        """Plain XML callers authenticate with HTTP Basic where credentials are configured."""
+        creds = self._credentials(system)
+        if creds is None:
+            return
+        if not header or not header.lower().startswith("basic "):
+            raise Fault("NotAuthenticated", "HTTP Basic credentials are required")
+        try:
+            user, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            raise Fault("NotAuthenticated", "malformed Basic credentials") from None
+        if not (hmac.compare_digest(user, creds[0]) and hmac.compare_digest(secret, creds[1])):
+            raise Fault("NotAuthenticated", "wrong user name or password")
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.outbox.close()

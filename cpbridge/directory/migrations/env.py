@@ -1,0 +1,16 @@
+"""Alembic environment for the directory's store (run through cpbridge.directory.db.migrate)."""
+
+from alembic import context
+
+from cpbridge.directory.tables import Base
+
+config = context.config
+connection = config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    version_table=config.attributes.get("version_table", "alembic_version_directory"),
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()
