@@ -404,5 +404,3 @@ def _compile_field(c: Compiler, node: Node, ftype: FieldType):
     return ValueSpec(c, node, ftype)
 
 
-def enum_value(value: Any) -> Any:
-    return value.value if isinstance(value, Enum) else value

@@ -21,8 +21,8 @@ from .normalise import fold
 _GROUPS = """
 William Will Bill Billy Willie Willy Liam Wills
 Elizabeth Liz Lizzie Lizzy Beth Betty Bette Bess Bessie Eliza Elisabeth Elspeth Libby Lisa Liza Ellie Betsy Izzy
-John Jack Johnny Jon Jonny Johnnie Ian Iain Sean Shaun Shawn Evan
-Jonathan Jon Jonny Nathan
+John Jack Johnny Jon Jonny Johnnie Jonnie
+Jonathan Jon Jonny Johnny
 Alfred Alfie Alf Fred Freddie Alfy
 Oliver Ollie Olly Oli Noll
 Olivia Liv Livvy Livia Ollie Olly
@@ -31,9 +31,9 @@ Harold Harry Hal
 Harrison Harry
 Samuel Sam Sammy Sammie
 Samantha Sam Sammy Sammie Sami
-Katherine Catherine Kathryn Katharine Cathryn Kate Katie Katy Kay Kat Kathy Cathy Kitty Kath Cath Caitlin Katrina Katya Karen Kaitlyn Catrin
+Katherine Catherine Kathryn Katharine Cathryn Kate Katie Katy Kay Kat Kathy Cathy Kitty Kath Cath Katya Catrin
 Thomas Tom Tommy Thom Tomas Tam
-Mohammed Muhammad Mohammad Mohamed Muhammed Mohamad Mohammod Mohd Mo Mohamud Mahmood Mahmoud Muhamed Mehmet Mohammad-Ali Hamid
+Mohammed Muhammad Mohammad Mohamed Muhammed Mohamad Mohammod Mohd Mo Mohamud Muhamed Mehmet
 Ahmed Ahmad Ahmet Ahmedi
 Abdullah Abdulla Abdallah
 Ali Aly Alee
@@ -52,7 +52,6 @@ Omar Umar Omer
 Bilal Belal
 Hamza Hamzah
 Zara Zahra Zarah Sara
-Muhammad-Yusuf Yusuf
 Robert Rob Robbie Robby Bob Bobby Bert Bertie Robin
 Richard Rich Richie Rick Ricky Dick Dicky
 Edward Ed Eddie Eddy Ted Teddy Ned Neddy
@@ -74,18 +73,17 @@ Anthony Tony Ant Antony Antoni Anton Antonio
 Alexander Alex Alec Alexandre Sandy Xander Alasdair Alistair Aleksander Sasha Lex Alek
 Alexandra Alex Alexa Lexi Lexie Sandra Sasha Sandy Aleksandra Ola Alessandra
 Benjamin Ben Benny Benji Benjy
-Charles Charlie Chas Chuck Chaz Carl Karl
+Charles Charlie Chas Chuck Chaz
 Charlotte Charlie Lottie Lotte Lotty Char Carly
 Nicholas Nick Nicky Nico Niko Mikolaj Nicolas Klaus Nikolas Nikolai
 Nicole Nicky Nikki Niki Nicola Nichola
-Patrick Pat Paddy Patsy Padraig Rick
+Patrick Pat Paddy Patsy Padraig
 Patricia Pat Patty Patsy Trish Tricia Trisha
 Peter Pete Piotr Pedro Pierre Pietro
 Philip Phil Phillip Pip Filip Felipe Philippe
 Stephen Steven Steve Stevie Stefan Stephan Steffan Stefano Esteban
 Stephanie Steph Stephie Stef Stefanie
 Timothy Tim Timmy Tymon Tymoteusz
-Anthony-James AJ
 Gregory Greg Gregor Grzegorz
 Jacob Jake Jakub Jacobi Kuba Jakob Yakub Yaqub Jacques Jack
 Joshua Josh Joshy
@@ -99,20 +97,20 @@ Frederick Fred Freddie Freddy Fredrick Fryderyk Fritz Rick
 Francis Frank Frankie Fran Franciszek Francesco Frances
 Frances Fran Frankie Fanny Francesca Franki
 Gabriel Gabe Gabby Gab Gabriele
-Gabriella Gabby Gabi Gabrielle Ella Brie
-Isabella Bella Izzy Izzie Isabelle Isabel Isobel Izabela Ella Belle Issy Isla Isa Ishbel
+Gabriella Gabby Gabi Gabrielle Brie
+Isabella Bella Izzy Izzie Isabelle Isabel Isobel Izabela Belle Issy Isa Ishbel
 Isabel Isobel Izzy Bella Belle Isabelle Izabel
-Eleanor Ellie Ella Nell Nellie Nora Elena Elinor Eleanora Leonora Lainey Elle
+Eleanor Ellie Nell Nellie Nora Elinor Eleanora Leonora Lainey Elle
 Helen Nell Nellie Ellen Helena Lena Elena Ellie
 Ellen Ellie Nell Helen
 Ella Ellie Elle
 Emily Em Emmy Millie Emmie Emilia Emilie
 Emma Em Emmy Emmie
-Amelia Millie Milly Amy Mia Emilia Amalia Melia
+Amelia Millie Milly Emilia Amalia Melia
 Mildred Millie Milly
 Camilla Millie Milly Cami
-Margaret Maggie Meg Megan Peggy Molly Daisy Marge Margot Margo Greta Rita Maisie Mags Magda Malgorzata Gosia Marjorie
-Mary Molly Polly Mae May Maria Marie Mamie Maura Moira Maire Marysia Mariam Miriam
+Margaret Maggie Meg Peggy Marge Margot Margo Greta Mags Malgorzata Gosia Marjorie
+Mary Molly Polly Mae May Maria Marie Mamie Maire Marysia Mariam Miriam
 Maria Marie Mary Mariah Marija Marya
 Anne Ann Annie Anna Nan Nancy Hannah Anya Ania Anneka Annika
 Hannah Hanna Anna Annie Hana
@@ -206,7 +204,7 @@ Owen Owain Eoin Ewan Euan Ewen
 Reuben Ruben Rube Rubin
 Riley Reilly Rylee Ryley
 Ryan Ry Rian
-Sean Shaun Shawn Shane Eoin
+Sean Shaun Shawn Seán
 Seth Set
 Toby Tobias Tobi Tobiah
 Tyler Ty
@@ -232,9 +230,9 @@ Kimberly Kim Kimmy Kimberley
 Leanne Lee Leigh Lea
 Lee Leigh Lea
 Lydia Liddy Lyddie
-Madeleine Madeline Maddie Maddy Madelyn Madalyn Madison Magdalena Lena
+Madeleine Madeline Maddie Maddy Madelyn Madalyn Magdalena
 Madison Maddie Maddy Madisyn
-Melissa Mel Missy Lissa Millie
+Melissa Mel Missy Lissa
 Melanie Mel Mellie
 Miranda Randi Mira Mandy
 Amanda Mandy Manda
@@ -427,7 +425,7 @@ Janice Jan Jan
 Jean Jeanie Jeannie Jeane
 Joan Joanie Joni
 Alison Ali Allie Allison Alyson
-Alice Ali Allie Alicia Alys Alisha Ally Elsie
+Alice Ali Allie Alicia Alys Alisha Ally
 Alicia Alisha Alice
 Alfreda Freda Alfie
 Allan Alan Al Allen Alun Alain
@@ -448,7 +446,7 @@ Edith Edie Eda
 Eileen Eily Aileen
 Eliza Lizzie Liza
 Evelyn Evie Eve Eva Ev Lyn Evelina
-Eva Evie Eve Ewa Ava
+Eva Evie Eve Ewa
 Ava Avie Ava-Rose
 Ivy Ivie
 Frederica Freda Freddie
@@ -480,7 +478,6 @@ Ronan Ro
 Felix Flick
 Harley Harl
 Kayden Caden Kaiden Cayden
-Mohammed-Ali Mohammed Ali
 Kai Ky Kye
 Ezra Ez
 Luca Luka Lucca
@@ -488,20 +485,16 @@ Louie Louis Lewie
 Reggie Reg Reginald
 Rowan Ro
 Stanley Stan
-Teddy Ted Theodore Edward
 Tommy Tom Thomas
-Frankie Frank Francis Frances
 Bobby Bob Robert
-Charlie Charles Charlotte
 Billy Bill William
 Sonny Son
 Tyler Ty
-Evie Eve Eva Evelyn
-Millie Milly Amelia Emily Mildred Camilla Millicent
-Maisie Maisy Margaret Mazie
+Millie Milly Millicent
+Maisie Maisy Mazie
 Lottie Charlotte
-Rosie Rose Rosemary Rosalind
-Ellie Eleanor Ellen Elizabeth Ella Elle Eloise
+Rosie Rose Rosalind
+Ellie Elly Elle
 Gracie Grace
 Freya Freja Freyja
 Imogen Immy Imi Immie
