@@ -41,10 +41,15 @@ class LocalSystem:
 
 @dataclass
 class IntakeItem:
-    """One message from a non-HTTP source; ``accepted`` runs once it is in the outbox."""
+    """One message from a non-HTTP source, as bytes or as an already parsed element.
+
+    ``accepted`` runs once its events are committed to the outbox; ``rejected``
+    with the fault when the message is refused.
+    """
 
     message_id: str
-    data: bytes
+    data: bytes | None = None
+    root: Any = None
     accepted: Callable[[], None] = lambda: None
     rejected: Callable[[Exception], None] = lambda exc: None
 

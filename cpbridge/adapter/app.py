@@ -59,11 +59,11 @@ def create_app(runtime: AdapterRuntime, *, start_worker: bool = True) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if start_worker:
-            runtime.worker.start()
+            runtime.start()
         try:
             yield
         finally:
-            runtime.worker.stop()
+            runtime.stop()
 
     app = FastAPI(title="cpbridge adapter", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime

@@ -18,6 +18,7 @@ from .host import Host
 from .intake import Intake
 from .metrics import AdapterMetrics
 from .outbox import Outbox
+from .polling import SourcePoller
 
 
 class AdapterRuntime:
@@ -45,6 +46,13 @@ class AdapterRuntime:
             metrics=self.metrics,
         )
         self.intake = Intake(self.host, self.outbox, self.client, self.metrics)
+        sources = [
+            (system, source)
+            for system in self.host.systems.values()
+            for found in self.host.pm.hook.register_intake_sources(system=system)
+            for source in (found or [])
+        ]
+        self.poller = SourcePoller(self.intake, sources, interval=cfg.poll_interval * 10)
         self._nonces = NonceCache()
 
     def _credentials(self, system: LocalSystem) -> tuple[str, str] | None:
@@ -77,6 +85,15 @@ class AdapterRuntime:
         if not (hmac.compare_digest(user, creds[0]) and hmac.compare_digest(secret, creds[1])):
             raise Fault("NotAuthenticated", "wrong user name or password")
 
-    def close(self) -> None:
+    def start(self) -> None:
+        """Start the background delivery worker and the source poller."""
+        self.worker.start()
+        self.poller.start()
+
+    def stop(self) -> None:
+        self.poller.stop()
         self.worker.stop()
+
+    def close(self) -> None:
+        self.stop()
         self.outbox.close()

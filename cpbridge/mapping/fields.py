@@ -45,7 +45,8 @@ class Env:
     def fault(self, code: str, path: tuple, problem: str, xpath: str | None = None) -> Fault:
         dotted = self.dotted(path)
         source = f" (from {xpath})" if xpath else ""
-        return Fault(code, f"{self.where}: {dotted}: {problem}{source}", field=dotted)
+        where = f"{self.where}: {dotted}" if dotted else self.where
+        return Fault(code, f"{where}: {problem}{source}", field=dotted or None)
 
 
 class Compiler:
