@@ -52,10 +52,10 @@ def is_postgres(engine: Engine) -> bool:
 
 
 def migrate(engine: Engine, script_location: Path, version_table: str) -> None:
-    """Bring the database to the newest revision of one store's migrations."""
+    """Bring the database to every head of one store's migrations (features add their own branches)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
     cfg.attributes["version_table"] = version_table
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
