@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
@@ -313,12 +312,17 @@ class BlockSpec:
         (unless ``keep``) no field that reads the message found a value."""
         if self.when is not None and not self.when.test(ctx):
             return None
-        if self.context is not None:
-            found = self.context.nodes(ctx)
-            if not found:
-                return None
-            ctx = found[0]
+        ctx = self.context_node(ctx)
+        if ctx is None:
+            return None
         return self._fill(ctx, env, path, keep)
+
+    def context_node(self, ctx):
+        """The node this block's fields are read from (None if its ``context`` finds nothing)."""
+        if self.context is None:
+            return ctx
+        found = self.context.nodes(ctx)
+        return found[0] if found else None
 
     def build_all(self, ctx, env: Env, path: tuple, start: int) -> list[dict]:
         """Items for a list field: one per ``for_each`` node (or one item)."""

@@ -18,6 +18,7 @@ from .errors import MappingError
 from .fields import MISSING, BlockSpec, Compiler, Env, ValueSpec
 from .modeltypes import FieldType
 from .source import Node, load_yaml
+from .template import ResponseTemplate
 
 HEADER_KEYS = {
     "id", "system", "product", "version", "description", "namespaces", "wsdl", "samples", "timezone",
@@ -27,10 +28,6 @@ MESSAGE_KEYS = {"name", "description", "match", "message_id", "occurred_at", "ch
 EVENT_AUTO = frozenset({"event_id", "source_system", "occurred_at", "child", "type"})
 _ID = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
-
-
-def _local_id(system_id: str, value) -> dict:
-    return {"scheme": "local", "system": system_id, "value": value}
 
 
 class EventSpec:
@@ -74,8 +71,6 @@ class LookupSpec:
     """``lookup.request`` (read a lookup message) and ``lookup.response`` (render the answer)."""
 
     def __init__(self, c: Compiler, node: Node):
-        from .template import ResponseTemplate
-
         spec = node.mapping({"request", "response", "description"}, required=("request", "response"))
         req = spec["request"]
         self.block = BlockSpec(c, req, LookupRequest, extra=frozenset({"name", "match", "local_id"}))
@@ -188,13 +183,8 @@ class Mapping:
             raise Fault("UnknownMessageType", f"{tag.localname} ({tag.namespace or 'no namespace'}) is {what} for {self.product}")
         env = Env(spec.name, self.tz)
         occurred_at = spec.occurred_at.value(root, env, ("occurredAt",))
-        child = spec.child.build(root, env, ("child",), keep=True)
-        if spec.local_id is not None:
-            value = spec.local_id.value(root, env, ("child", "identifier", "local"))
-            if value is not MISSING:
-                idents = child.setdefault("identifier", [])
-                env.sources[("child", "identifier", len(idents), "value")] = spec.local_id.xpath.text if spec.local_id.xpath else None
-                idents.append(_local_id(self.id, value))
+        child = spec.child.build(root, env, ("child",), keep=True) or {}
+        self._add_local_id(spec.child, spec.local_id, root, env, child, ("child",))
         out: list[EventBase] = []
         for espec in spec.events:
             if espec.block.for_each is not None:
@@ -216,6 +206,22 @@ class Mapping:
                 out.append(self._validate(espec.cls, data, env))
         return out
 
+    def _add_local_id(self, block: BlockSpec, spec: ValueSpec | None, root, env: Env, data: dict, path: tuple) -> None:
+        """Append the system's own reference for the child as a ``local`` identifier."""
+        if spec is None:
+            return
+        ctx = block.context_node(root)
+        idents = data.setdefault("identifier", [])
+        where = path + ("identifier", len(idents), "value")
+        value = MISSING if ctx is None else spec.value(ctx, env, where)
+        if value is MISSING:
+            if spec.required:
+                raise env.fault("InvalidRequest", where, "required, but the message has no value", spec.xpath.text if spec.xpath else None)
+            if not idents:
+                del data["identifier"]
+            return
+        idents.append({"scheme": "local", "system": self.id, "value": value})
+
     @staticmethod
     def _validate(cls, data: dict, env: Env):
         try:
@@ -224,6 +230,9 @@ class Mapping:
             err = exc.errors()[0]
             loc = tuple(err["loc"])
             source = env.sources.get(loc)
+            if source is None:  # a model-level check: name what fed that model
+                under = sorted({x for k, x in env.sources.items() if x and k[: len(loc)] == loc})
+                source = ", ".join(under) or None
             raise env.fault("InvalidRequest", loc, err["msg"], source) from None
 
     # --- lookups ------------------------------------------------------------------------------
@@ -233,13 +242,8 @@ class Mapping:
         if not self.is_lookup(root):
             raise Fault("UnknownMessageType", f"{etree.QName(root).localname} is not a lookup of {self.product}")
         env = Env(self.lookup.name, self.tz)
-        data = self.lookup.block.build(root, env, (), keep=True)
-        if self.lookup.local_id is not None:
-            value = self.lookup.local_id.value(root, env, ("identifier", "local"))
-            if value is not MISSING:
-                idents = data.setdefault("identifier", [])
-                env.sources[("identifier", len(idents), "value")] = self.lookup.local_id.xpath.text if self.lookup.local_id.xpath else None
-                idents.append(_local_id(self.id, value))
+        data = self.lookup.block.build(root, env, (), keep=True) or {}
+        self._add_local_id(self.lookup.block, self.lookup.local_id, root, env, data, ())
         return self._validate(LookupRequest, data, env)
 
     def render_lookup(self, request: LookupRequest, result: LookupResult) -> etree._Element:

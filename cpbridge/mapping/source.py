@@ -56,10 +56,7 @@ class Node:
         if not self.is_map:
             raise self.error(f"expected a mapping, found {_kind(self.value)}")
         for key, value in self.value.items():
-            line = self.line
-            if isinstance(self.value, CommentedMap):
-                pos = self.value.lc.key(key)
-                line = pos[0] + 1 if pos else self.line
+            line = _key_line(self.value, key) or self.line
             yield str(key), Node(value, self.file, line, self._child_path(str(key)))
 
     def mapping(self, allowed: set[str] | None = None, required: tuple[str, ...] = ()) -> dict[str, "Node"]:
@@ -91,6 +88,21 @@ class Node:
         if not isinstance(self.value, str) or not self.value.strip():
             raise self.error(f"expected a non-empty string, found {_kind(self.value)}")
         return self.value.strip()
+
+
+def _key_line(cmap: Any, key: Any) -> int | None:
+    """The line of ``key`` in a mapping, following YAML merge keys (``<<: *anchor``)."""
+    if not isinstance(cmap, CommentedMap):
+        return None
+    try:
+        pos = cmap.lc.key(key)
+        return pos[0] + 1 if pos else None
+    except KeyError:
+        for entry in getattr(cmap, "merge", None) or []:
+            merged = entry[1] if isinstance(entry, tuple) else entry  # older ruamel: (index, map)
+            if key in merged:
+                return _key_line(merged, key)
+    return None
 
 
 def _kind(value: Any) -> str:

@@ -41,11 +41,17 @@ class PathExpr:
 
     def __init__(self, node: Node, text: str, scopes: Scope):
         self.text = text
+        self.frame: int | None = None  # index into runtime frames; None for a global
+        self.global_name: str | None = None
+        self.names: list[str] = []
+        if text == ".":  # the current for_each item itself (e.g. one address line)
+            if not scopes:
+                raise node.error("'.' is the current for_each item, and there is none here")
+            self.frame, self.type = len(scopes) - 1, scopes[-1][1]
+            return
         parts = text.split(".")
         if not all(parts):
             raise node.error(f"bad path {text!r}")
-        self.frame: int | None = None  # index into runtime frames; None for a global
-        self.global_name: str | None = None
         ftype: FieldType | None = None
         rest = parts
         for i in range(len(scopes) - 1, -1, -1):
@@ -66,7 +72,6 @@ class PathExpr:
                     raise node.error(
                         f"path {text!r}: {parts[0]!r} is not 'request', 'result', a name bound with 'as', or a field of {here}"
                     )
-        self.names: list[str] = []
         for seg in rest:
             if ftype.is_list:
                 raise node.error(f"path {text!r}: {ftype.label} has no field {seg!r}; iterate it with for_each")

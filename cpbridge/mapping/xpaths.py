@@ -60,12 +60,7 @@ class XPathExpr:
 
     def test(self, context) -> bool:
         """XPath boolean() of the result."""
-        result = self._xpath(context)
-        if isinstance(result, list):
-            return bool(result)
-        if isinstance(result, str):
-            return bool(result)
-        return bool(result)
+        return bool(self._xpath(context))
 
 
 def string_value(item) -> str:
