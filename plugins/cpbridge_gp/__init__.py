@@ -1,0 +1,1 @@
+"""cpbridge plugin for gp (under construction)."""
