@@ -13,9 +13,15 @@ import sys
 import structlog
 
 
+#: Libraries that log whole requests or responses (personal data) at DEBUG/INFO: kept at WARNING.
+QUIET_LOGGERS = ("zeep", "urllib3", "requests", "httpx", "httpcore", "uvicorn.access", "suds", "alembic", "multipart")
+
+
 def configure_logging(level: str = "info", *, json: bool = True, stream=None) -> None:
     stream = stream or sys.stderr
     logging.basicConfig(level=level.upper(), stream=stream, format="%(message)s", force=True)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[

@@ -22,7 +22,8 @@ def _rewrite_locations(root: etree._Element, endpoint: str) -> None:
         for attr in ("schemaLocation", "location"):
             value = el.get(attr)
             if value and "://" not in value:
-                el.set(attr, f"{endpoint}?xsd={Path(value).name}")
+                name = value.split("?xsd=", 1)[1] if value.startswith("?xsd=") else Path(value).name
+                el.set(attr, f"{endpoint}?xsd={name}")
 
 
 def render_wsdl(path: Path, endpoint: str) -> bytes:

@@ -115,6 +115,9 @@ class DirectoryClient:
         if request.criteria is not None:
             body["criteria"] = request.criteria.wire()
         data = self.call("SearchChildren", body, actor=request.actor, reason=request.reason)
+        # zeep unwraps a response whose only child is the repeated <match> into a bare list
+        if isinstance(data, list) or data is None:
+            data = {"match": data or []}
         return LookupResult.model_validate(data)
 
     def read(self, actor: Actor, reason: ReasonCode, *, directory_id: str | None = None, identifier: Identifier | None = None) -> ChildRecord:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpbridge import soap
-from cpbridge.contract import DIRECTORY_NS, DIRECTORY_WSDL, DIRECTORY_XSD
+from cpbridge.contract import ACTOR_HEADER, DIRECTORY_NS, DIRECTORY_WSDL, DIRECTORY_XSD
 from cpbridge.faults import Fault
 from cpbridge.model import (
     AssessmentCompleted,
@@ -88,11 +88,13 @@ def contract_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(DIRECTORY_XSD)))
 
 
-_QUOTED_VALUE = re.compile(r"(value|The value) '[^']*'")
+#: where libxml2 quotes the offending value: "'v' is not a valid value ...", "The value 'v' is not ..."
+_LEADING_VALUE = re.compile(r"^'.*' (is not a valid value)")
+_QUOTED_VALUE = re.compile(r"The value '.*' (is not)")
 _ELEMENT_PREFIX = re.compile(r"^Element '[^']*'(?: \[[^\]]*\])?: ")
 
 
-def validate(el: etree._Element, what: str) -> None:
+def validate(el: etree._Element, what: str, *, keep_root: bool = False) -> None:
     """Validate ``el`` against the XSD; Fault InvalidRequest naming the field and line.
 
     Values are left out of the message: it is logged by callers, and may hold personal data.
@@ -101,18 +103,20 @@ def validate(el: etree._Element, what: str) -> None:
     if schema.validate(el):
         return
     err = schema.error_log[0]
-    field = _field_path(err.path, what)
-    reason = _QUOTED_VALUE.sub(r"\1", _ELEMENT_PREFIX.sub("", err.message.strip()))
+    field = _field_path(err.path, what, keep_root)
+    reason = _ELEMENT_PREFIX.sub("", err.message.strip())
+    reason = _QUOTED_VALUE.sub(r"The value \1", _LEADING_VALUE.sub(r"the value \1", reason))
     reason = reason.replace(f"{{{DIRECTORY_NS}}}", "")
     raise Fault("InvalidRequest", f"{field} (line {err.line}): {reason}", field=field)
 
 
-def _field_path(xpath: str | None, what: str) -> str:
-    """``/d:RegisterInvolvement/d:child/d:identifier[2]/d:value`` -> ``child.identifier[2].value``."""
+def _field_path(xpath: str | None, what: str, keep_root: bool) -> str:
+    """``/d:RegisterInvolvement/d:child/d:identifier[2]/d:value`` -> ``child.identifier[2].value``
+    (the root step is kept for header blocks: ``onBehalfOf.reason``)."""
     if not xpath:
         return what
     steps = [s.split(":", 1)[-1] for s in xpath.strip("/").split("/")]
-    return ".".join(steps[1:]) or what
+    return ".".join(steps if keep_root else steps[1:]) or what
 
 
 class SoapEndpoint:
@@ -131,7 +135,7 @@ class SoapEndpoint:
             operation = self._operation_name(request)
             op = OPERATIONS[operation]
             header = read_on_behalf_of(request)
-            validate(header, "onBehalfOf")
+            validate(header, ACTOR_HEADER, keep_root=True)
             caller = caller_for(username, account, header)
             validate(request.body, operation)
             extra = {"actor": caller.actor, "reason": caller.reason} if op.from_caller else {}

@@ -45,7 +45,8 @@ def _service_seen(row: InvolvementRow, viewer: Caller | None) -> Service:
 
 
 def child_record(session, child: Child, viewer: Caller | None) -> ChildRecord:
-    """``child`` as ``viewer`` may see it (``viewer`` None: an internal, unmasked-free view)."""
+    """``child`` as ``viewer`` may see it. ``viewer`` None is an internal caller; the same
+    masking applies until the disclosure rules distinguish callers."""
     carers = [
         Carer(
             given_names=c.given_names,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -51,7 +52,6 @@ from cpbridge.model import (
     SettingChanged,
     WriteResult,
 )
-from pydantic import model_validator
 
 from .auth import Caller
 from .matching import MatchDecision, identifier_owner, match_identity, name_key
@@ -81,7 +81,7 @@ class ReadChildRequest(Model):
     identifier: Identifier | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "ReadChildRequest":
+    def _one(self) -> ReadChildRequest:
         if (self.directory_id is None) == (self.identifier is None):
             raise ValueError("give exactly one of directoryId or identifier")
         return self
@@ -223,8 +223,9 @@ def update_demographics(session: Session, caller: Caller, event: DemographicsCha
     decision, child = _materialise(session, event, decision, child)
     ident = event.child
     if (name_key(ident.given_names), name_key(ident.family_name)) != (child.given_key, child.family_key):
-        _add_alias(session, child, child.given_names, child.family_name, event.source_system)
+        former = (child.given_names, child.family_name)
         _set_name(child, ident.given_names, ident.family_name)
+        _add_alias(session, child, *former, event.source_system)
     child.date_of_birth = ident.date_of_birth
     if ident.gender.value != "unknown":
         child.gender = ident.gender.value

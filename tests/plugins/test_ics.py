@@ -39,6 +39,7 @@ INBOUND = {
     "case_reallocated.xml": ["involvement_changed"],
     "lead_professional_assigned.xml": ["lead_professional_set"],
     "lead_professional_removed.xml": ["lead_professional_removed"],
+    "referral_accepted_kyle.xml": ["involvement_opened"],
     "case_closed.xml": ["involvement_closed"],
 }
 LOOKUPS = ["who_else_involved_by_ref.xml", "who_else_involved_by_demographics.xml"]
