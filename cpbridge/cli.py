@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Optional
 
@@ -171,7 +170,7 @@ def send(
         resp = requests.post(f"{base}/systems/{system}/soap", data=data, headers={"Content-Type": CONTENT_TYPE}, timeout=30)
     else:
         resp = requests.post(f"{base}/systems/{system}/messages", data=data, headers={"Content-Type": "application/xml"}, timeout=30)
-    console.print(resp.text)
+    print(resp.text)
     if resp.status_code >= 400:
         raise typer.Exit(1)
 
