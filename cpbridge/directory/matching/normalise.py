@@ -152,13 +152,15 @@ def swapped_day_month(dob: date) -> date | None:
 
 def one_digit_variants(dob: date) -> list[date]:
     """Valid dates whose YYYYMMDD differs from ``dob`` in exactly one digit."""
-    text = dob.strftime("%Y%m%d")
+    text = _digits(dob)
     out: list[date] = []
     for i, ch in enumerate(text):
         for d in "0123456789":
             if d == ch:
                 continue
             cand = text[:i] + d + text[i + 1 :]
+            if cand[0] == "0":
+                continue  # year 0xxx: not a child's date of birth
             try:
                 out.append(date(int(cand[:4]), int(cand[4:6]), int(cand[6:])))
             except ValueError:
@@ -168,4 +170,8 @@ def one_digit_variants(dob: date) -> list[date]:
 
 def digits_differing(a: date, b: date) -> int:
     """How many of the eight YYYYMMDD digits differ."""
-    return sum(x != y for x, y in zip(a.strftime("%Y%m%d"), b.strftime("%Y%m%d")))
+    return sum(x != y for x, y in zip(_digits(a), _digits(b)))
+
+
+def _digits(d: date) -> str:
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}"
