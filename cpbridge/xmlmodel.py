@@ -24,24 +24,28 @@ from .faults import Fault
 _SKIP = {"type"}
 
 
-def _unwrap(annotation):
-    """(inner type, is_list) for Optional[...], list[...] and Annotated[...] annotations."""
+def unwrap_annotation(annotation):
+    """(inner type, is_list) for Optional[...], list[...], Annotated[...] and Literal[...] annotations."""
     is_list = False
     while True:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
             annotation = typing.get_args(annotation)[0]
         elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            annotation = args[0]
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
         elif origin is list:
             is_list = True
             annotation = typing.get_args(annotation)[0]
+        elif origin is typing.Literal:
+            annotation = str
         else:
             return annotation, is_list
 
 
-def _text(value) -> str:
+def text_value(value) -> str:
+    """The XML text of a canonical value: true/false, enum values, ISO 8601 dates, '' for None."""
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Enum):
@@ -71,7 +75,7 @@ def _fill(el: etree._Element, model: BaseModel, ns: str) -> None:
             if isinstance(item, BaseModel):
                 _fill(child, item, ns)
             else:
-                child.text = _text(item)
+                child.text = text_value(item)
 
 
 def _to_data(el: etree._Element, cls: type[BaseModel]) -> dict:
@@ -84,7 +88,7 @@ def _to_data(el: etree._Element, cls: type[BaseModel]) -> dict:
         info = fields.get(local)
         if info is None:
             raise Fault("InvalidRequest", f"unexpected element <{local}> in <{etree.QName(el).localname}>", field=local)
-        inner, is_list = _unwrap(info.annotation)
+        inner, is_list = unwrap_annotation(info.annotation)
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             value = _to_data(child, inner)
         else:

@@ -7,13 +7,13 @@ dotted paths of the response template.
 
 from __future__ import annotations
 
-import types
-import typing
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 
 from pydantic import BaseModel
+
+from ..xmlmodel import unwrap_annotation
 
 
 @dataclass(frozen=True)
@@ -40,20 +40,7 @@ class ModelField:
 
 def field_type(annotation) -> FieldType:
     """Unwrap Optional/Annotated/list to the kind the engine needs."""
-    is_list = False
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-        elif origin is list:
-            is_list = True
-            annotation = typing.get_args(annotation)[0]
-        elif origin is typing.Literal:
-            annotation = str
-        else:
-            break
+    annotation, is_list = unwrap_annotation(annotation)
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
             kind = "model"

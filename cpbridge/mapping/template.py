@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from enum import Enum
 from typing import Any
 
 from lxml import etree
 from pydantic import BaseModel
 
 from ..model import LookupRequest, LookupResult
+from ..xmlmodel import text_value
 from .codes import CodeList
 from .fields import Compiler
 from .modeltypes import FieldType, find_field
@@ -108,14 +108,14 @@ class RenderValue:
             self._check_type(node)
             return
         if node.is_scalar:
-            self.const = _text(node.value)
+            self.const = text_value(node.value)
             return
         spec = node.mapping(VALUE_KEYS)
         given = [k for k in ("path", "const", "count") if k in spec]
         if len(given) != 1:
             raise node.error("a value needs exactly one of 'path', 'const' or 'count'")
         if "const" in spec:
-            self.const = _text(spec["const"].value)
+            self.const = text_value(spec["const"].value)
         else:
             key = given[0]
             self.path = PathExpr(spec[key], spec[key].text(), scopes)
@@ -124,7 +124,7 @@ class RenderValue:
                     raise spec[key].error(f"'count' needs a list; {self.path.text!r} is {self.path.type.label}")
                 self.count = True
         if "default" in spec:
-            self.default = _text(spec["default"].value)
+            self.default = text_value(spec["default"].value)
         if "codes" in spec:
             self.codes = c.code_list(spec["codes"])
             t = self.path.type if self.path and not self.count else None
@@ -183,19 +183,8 @@ class RenderValue:
             if isinstance(value, (date, datetime)):
                 return value.strftime(self.format)
             return format(value, self.format)
-        return _text(value)
+        return text_value(value)
 
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if value is None:
-        return ""
-    return str(value)
 
 
 class ElementSpec:

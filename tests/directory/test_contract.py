@@ -47,7 +47,7 @@ from cpbridge.model import (
     SettingChanged,
     WriteResult,
 )
-from cpbridge.xmlmodel import _unwrap, from_xml, to_xml
+from cpbridge.xmlmodel import from_xml, to_xml, unwrap_annotation
 
 XS = "http://www.w3.org/2001/XMLSchema"
 Q = {"xs": XS}
@@ -107,7 +107,7 @@ def _expected(cls: type[BaseModel], skip: set[str]):
     for name, info in cls.model_fields.items():
         if name in skip:
             continue
-        inner, is_list = _unwrap(info.annotation)
+        inner, is_list = unwrap_annotation(info.annotation)
         low, high = (0 if not info.is_required() else 1), "1"
         if is_list:
             lengths = {type(m).__name__: m for m in info.metadata}
@@ -220,5 +220,5 @@ def test_schema_rejects_case_data_fields():
     assert not contract_schema().validate(el)
 
 
-def test_typing_helpers_still_match():  # guards the use of xmlmodel._unwrap above
-    assert _unwrap(typing.Optional[list[int]]) == (int, True)
+def test_typing_helpers_still_match():  # guards the use of xmlmodel.unwrap_annotation above
+    assert unwrap_annotation(typing.Optional[list[int]]) == (int, True)
