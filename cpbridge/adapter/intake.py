@@ -80,7 +80,9 @@ class Intake:
             if status is None:
                 raise Fault("InvalidRequest", f"no message has tracking id {tracking_id!r}", field="trackingId")
             return status_element(status)
-        root = hook.prepare_document(system=system, root=root) or root
+        prepared = hook.prepare_document(system=system, root=root)
+        if prepared is not None:
+            root = prepared
         request = hook.lookup_request(system=system, root=root)
         if request is not None:
             try:
@@ -100,8 +102,8 @@ class Intake:
             raise Fault("UnknownMessageType", f"no plugin or mapping of {system.id!r} handles <{etree.QName(root).localname}>")
         message_type = (system.mapping.message_type(root) if system.mapping else None) or etree.QName(root).localname
         accepted = self.outbox.accept(system.id, message_id, message_type, events)
-        if self.metrics and not accepted.duplicate:
-            self.metrics.received.labels(system=system.id).inc()
+        if self.metrics:
+            (self.metrics.duplicates if accepted.duplicate else self.metrics.received).labels(system=system.id).inc()
         log.info(
             "accepted",
             system=system.id,
