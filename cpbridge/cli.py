@@ -136,7 +136,7 @@ def mappings_check(directory: Optional[Path] = typer.Option(None, help="Mappings
     for r in reports:
         ok = r.ok
         failed += not ok
-        table.add_row(str(r.mapping), str(r.sample), "[green]ok[/green]" if ok else f"[red]{r.error}[/red]", str(r.events))
+        table.add_row(str(r.file), str(r.sample.name if r.sample else "-"), "[green]ok[/green]" if ok else f"[red]{r.error}[/red]", str(r.events))
     console.print(table)
     console.print(f"{len(reports) - failed} passed, {failed} failed")
     if failed:
