@@ -256,15 +256,33 @@ def outbox_list(
     status: Optional[str] = typer.Argument(None, help="pending | delivered | dead | discarded"),
     limit: int = typer.Option(50),
     system: Optional[str] = typer.Option(None),
+    code: Optional[str] = typer.Option(None, help="Only rows whose last error has this fault code"),
 ) -> None:
-    """List outbox rows (newest states; no personal data is shown)."""
+    """List outbox rows (ids, codes and reasons; no personal data is shown)."""
     ob = _outbox()
     counts = ob.counts()
     console.print("  ".join(f"{k}: {v}" for k, v in counts.items()))
-    table = Table("id", "tracking id", "system", "event", "status", "attempts", "error")
-    for r in ob.rows(status, limit=limit, system_id=system):
-        table.add_row(str(r.id), r.tracking_id, r.system_id, r.event_type, r.status, str(r.attempts), f"{r.error_code or ''} {r.last_error or ''}".strip())
+    table = Table("id", "tracking id", "system", "event", "status", "attempts", "created", "error")
+    for r in ob.rows(status, limit=limit, system_id=system, code=code):
+        table.add_row(
+            str(r.id), r.tracking_id, r.system_id, r.event_type, r.status, str(r.attempts),
+            f"{r.created_at:%Y-%m-%d %H:%M:%S}", f"{r.error_code or ''} {r.last_error or ''}".strip(),
+        )
     console.print(table)
+
+
+@outbox_app.command("dead")
+def outbox_dead() -> None:
+    """Dead letters grouped by system and reason, with an example id to `show`."""
+    groups = _outbox().dead_letters()
+    if not groups:
+        console.print("No dead letters.")
+        return
+    table = Table("system", "code", "count", "oldest", "example id")
+    for g in groups:
+        table.add_row(g.system_id, g.error_code or "-", str(g.count), f"{g.oldest:%Y-%m-%d %H:%M:%S}", str(g.example_id))
+    console.print(table)
+    console.print("Inspect: cpbridge outbox show ID   Replay: cpbridge outbox replay ID... | --code CODE | --all")
 
 
 @outbox_app.command("show")
@@ -279,10 +297,15 @@ def outbox_show(row_id: int) -> None:
             "trackingId": r.tracking_id,
             "eventId": r.event_id,
             "system": r.system_id,
+            "event": r.event_type,
             "operation": r.operation,
             "status": r.status,
             "attempts": r.attempts,
-            "error": f"{r.error_code}: {r.last_error}" if r.error_code else None,
+            "created": r.created_at.isoformat(),
+            "occurred": r.occurred_at.isoformat() if r.occurred_at else None,
+            "nextAttempt": r.next_attempt_at.isoformat() if r.status == "pending" else None,
+            "errorCode": r.error_code,
+            "reason": r.last_error,
         }
     )
     console.print_json(r.payload)
@@ -297,20 +320,33 @@ def outbox_status(tracking_id: str) -> None:
     console.print_json(json.dumps(st))
 
 
-@outbox_app.command("retry")
-def outbox_retry(row_ids: Optional[list[int]] = typer.Argument(None), all_: bool = typer.Option(False, "--all")) -> None:
-    """Replay dead letters (those listed, or --all)."""
-    if not row_ids and not all_:
-        _fail("name dead-letter ids or pass --all")
-    n = _outbox().replay(None if all_ else row_ids)
+@outbox_app.command("replay")
+def outbox_replay(
+    row_ids: Optional[list[int]] = typer.Argument(None, help="Dead-letter ids (see `outbox dead` / `outbox list dead`)"),
+    code: Optional[str] = typer.Option(None, help="Every dead letter with this fault code"),
+    system: Optional[str] = typer.Option(None, help="Only dead letters of this local system"),
+    all_: bool = typer.Option(False, "--all", help="Every dead letter"),
+) -> None:
+    """Put dead letters back in the queue (after fixing their cause); they keep their order per child."""
+    if not row_ids and not all_ and not code:
+        _fail("name dead-letter ids, or pass --code CODE or --all")
+    n = _outbox().replay(row_ids or None, code=code, system_id=system)
     console.print(f"{n} dead letter(s) put back in the queue")
+
+
+@outbox_app.command("retry", hidden=True)
+def outbox_retry(row_ids: Optional[list[int]] = typer.Argument(None), all_: bool = typer.Option(False, "--all")) -> None:
+    """Old name of `outbox replay`."""
+    outbox_replay(row_ids, None, None, all_)
 
 
 @outbox_app.command("discard")
 def outbox_discard(row_ids: list[int]) -> None:
-    """Discard dead letters that must never be delivered (their payload is erased)."""
+    """Discard dead letters that must never be delivered (their payload is erased; the row stays as a record)."""
     n = _outbox().discard(row_ids)
     console.print(f"{n} dead letter(s) discarded")
+    if n < len(row_ids):
+        _fail(f"{len(row_ids) - n} id(s) are not dead letters and were left alone")
 
 
 @outbox_app.command("prune")
@@ -333,6 +369,24 @@ def outbox_flush(timeout: float = typer.Option(60.0)) -> None:
         raise typer.Exit(1)
 
 
+#: Directory feature modules that add commands (each has ``register(app)``).
+COMMAND_MODULES = (
+    "cpbridge.directory.commands_rules",
+    "cpbridge.directory.commands_audit",
+    "cpbridge.directory.commands_matching",
+    "cpbridge.directory.commands_web",
+)
+
+
+def register_commands(root: typer.Typer = app) -> typer.Typer:
+    """Add every feature module's commands to ``root`` (idempotent)."""
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(root)
+    return root
+
+
 def _load_plugin_commands() -> None:
     try:
         from .plugins import plugin_manager
@@ -343,6 +397,7 @@ def _load_plugin_commands() -> None:
 
 
 def main() -> None:
+    register_commands()
     _load_plugin_commands()
     app()
 

@@ -150,6 +150,14 @@ class ActorRole(StrEnum):
     system = "system"
 
 
+class OverrideReason(StrEnum):
+    """Why a user with the override right opens a shielded record (audited and alerted)."""
+
+    child_protection_enquiry = "child_protection_enquiry"
+    immediate_risk_of_harm = "immediate_risk_of_harm"
+    police_emergency = "police_emergency"
+
+
 class ConsentGiver(StrEnum):
     """Who consented to a sensitive service being recorded."""
 

@@ -34,6 +34,7 @@ from .codes import (
     Gender,
     IdentifierScheme,
     MatchOutcome,
+    OverrideReason,
     ReasonCode,
     Relationship,
     Role,
@@ -75,6 +76,8 @@ Email = Annotated[
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.:\-]*$")]
 #: The id of a configured local system (``ics``, ``ecaf``, ``ics-kinship`` ...).
 SystemId = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_\-]*$")]
+#: A local authority's ONS/GSS code, e.g. ``E08000035`` (Leeds).
+LaCode = Annotated[str, StringConstraints(pattern=r"^[ENSW][0-9]{8}$")]
 Postcode = Annotated[str, AfterValidator(ids.normalise_postcode)]
 DirectoryId = Annotated[str, AfterValidator(ids.normalise_directory_id)]
 
@@ -395,6 +398,8 @@ class InvolvementView(Model):
     lead_professional: bool = False
     caf_completed_on: date | None = None
     source_system: SystemId | None = None
+    #: The area whose service it is (shown after a move; nothing is hidden by area).
+    local_authority: LaCode | None = None
 
 
 class ChildRecord(Model):
@@ -414,6 +419,10 @@ class ChildRecord(Model):
     carers: list[Carer] = Field(default_factory=list, alias="carer")
     settings: list[Setting] = Field(default_factory=list, alias="setting")
     involvements: list[InvolvementView] = Field(default_factory=list, alias="involvement")
+    #: Set only when a shield was overridden for this one viewing: the stated reason,
+    #: and the warning that the authority's management team is alerted for a check.
+    override_reason: OverrideReason | None = None
+    override_warning: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
 class SearchMatch(Model):

@@ -26,6 +26,28 @@ class SystemAccount(BaseModel):
     local_authority: str = "E08000035"
     #: Practitioner organisations this account may act for (empty: any).
     organisations: list[str] = Field(default_factory=list)
+    #: Roles (cpbridge.codes.ActorRole values) the account may assert in onBehalfOf.
+    #: Elevated roles (shield_override, management_team, administrator) must be listed.
+    roles: list[str] = Field(default_factory=lambda: ["practitioner", "system"])
+    #: Subject of the client certificate a TLS-terminating proxy must pass for this
+    #: account (see DirectorySettings.client_cert_header); None: not checked.
+    client_cert_subject: str | None = None
+    #: Origins (``https://host[:port]``) whose pages may frame this system's embeddable
+    #: panel (Content-Security-Policy frame-ancestors); empty: the panel cannot be framed.
+    frame_origins: list[str] = Field(default_factory=list)
+
+
+class WebSettings(BaseModel):
+    """The secure web link and the embeddable panel (cpbridge.web)."""
+
+    #: Mark session cookies Secure (turn off only for plain-http tests on localhost).
+    secure_cookies: bool = True
+    #: A signed-in session ends after this many minutes without a request.
+    idle_timeout_minutes: int = 15
+    #: Failed sign-in steps (password, PIN or security code) before the account locks.
+    max_failed_attempts: int = 5
+    #: How long a lock lasts (an administrator can unlock sooner).
+    lockout_minutes: int = 30
 
 
 class DirectorySettings(BaseModel):
@@ -34,6 +56,14 @@ class DirectorySettings(BaseModel):
     port: int = 8700
     max_message_bytes: int = 1024 * 1024
     require_digest: bool = False
+    #: Searches per minute per user (token bucket per process; see docs/security.md).
+    search_rate_per_minute: int = 30
+    #: HTTP header in which a TLS-terminating proxy passes the verified client
+    #: certificate's subject (e.g. "X-SSL-Client-S-DN"); None: mutual TLS not used.
+    client_cert_header: str | None = None
+    #: Refuse accounts that have no client_cert_subject configured.
+    require_client_cert: bool = False
+    web: WebSettings = Field(default_factory=WebSettings)
     accounts: dict[str, SystemAccount] = Field(
         default_factory=lambda: {
             "adapter": SystemAccount(secret="adapter-secret", organisation="Leeds City Council"),
@@ -69,6 +99,12 @@ class AdapterSettings(BaseModel):
     backoff_max: float = 300.0
     #: Delivered outbox rows are pruned after this many days.
     retain_delivered_days: int = 7
+    #: How often a running adapter prunes (seconds; 0 turns the periodic prune off).
+    prune_interval_seconds: float = 3600.0
+    #: A worker's lease on a row (seconds); must outlast one call with its quick retries.
+    lease_seconds: float = 60.0
+    #: Rows one worker claims per pass.
+    batch_size: int = 20
 
 
 class Settings(BaseSettings):

@@ -15,6 +15,7 @@ may hold personal data) and answered as InternalError.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import traceback
@@ -47,7 +48,7 @@ from cpbridge.model import (
 from cpbridge.settings import DirectorySettings, Settings
 from cpbridge.xmlmodel import from_xml, to_xml
 
-from . import service
+from . import access, audit, search, service
 from .auth import Authenticator, Caller, caller_for, read_on_behalf_of
 from .db import make_engine, migrate, session_factory
 
@@ -127,8 +128,11 @@ class SoapEndpoint:
         self.sessions = sessions
         self.auth = Authenticator(settings)
 
-    def handle(self, data: bytes) -> tuple[int, bytes]:
+    def handle(self, data: bytes, client_subject: str | None = None, source_address: str | None = None) -> tuple[int, bytes]:
+        """``client_subject``: the client certificate subject a TLS-terminating proxy passed
+        (``directory.client_cert_header``), checked by :func:`access.admit`."""
         operation = "unknown"
+        caller, model = None, None  # audited when a refusal comes after authentication
         try:
             request = soap.parse_request(data, max_bytes=self.settings.max_message_bytes)
             username, account = self.auth.authenticate(request)
@@ -136,7 +140,8 @@ class SoapEndpoint:
             op = OPERATIONS[operation]
             header = read_on_behalf_of(request)
             validate(header, ACTOR_HEADER, keep_root=True)
-            caller = caller_for(username, account, header)
+            caller = dataclasses.replace(caller_for(username, account, header), source_address=source_address)
+            access.admit(username, account, caller, self.settings, client_subject=client_subject)
             validate(request.body, operation)
             extra = {"actor": caller.actor, "reason": caller.reason} if op.from_caller else {}
             model = from_xml(request.body, op.model, **extra)
@@ -145,6 +150,8 @@ class SoapEndpoint:
             return 200, soap.envelope(body)
         except Fault as fault:
             log.info("directory %s refused: %s (field %s)", operation, fault.code, fault.field)
+            if caller is not None:
+                audit.record_refusal(self.sessions, caller, operation, fault, model)
             return 500, soap.fault_envelope(fault)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             # The exception's message may quote personal data (SQL parameters, values): log
@@ -205,9 +212,12 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.directory_db_url())
     migrate(engine)
     endpoint = SoapEndpoint(settings.directory, session_factory(engine))
+    search.configure(settings.directory.search_rate_per_minute)
+    cert_header = settings.directory.client_cert_header
     app = FastAPI(title="cpbridge reference directory", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.engine = engine
     app.state.endpoint = endpoint
+    _mount_web(app, settings, endpoint.sessions)
 
     @app.post(SOAP_PATH)
     async def soap_post(request: Request) -> Response:
@@ -215,7 +225,9 @@ def create_app(settings: Settings) -> FastAPI:
             data = await _read_limited(request, settings.directory.max_message_bytes)
         except Fault as fault:
             return Response(soap.fault_envelope(fault), status_code=500, media_type=soap.CONTENT_TYPE)
-        status, body = await run_in_threadpool(endpoint.handle, data)
+        subject = request.headers.get(cert_header) if cert_header else None
+        client = request.client.host if request.client else None
+        status, body = await run_in_threadpool(endpoint.handle, data, subject, client)
         return Response(body, status_code=status, media_type=soap.CONTENT_TYPE)
 
     @app.get(SOAP_PATH)
@@ -243,3 +255,11 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"status": "ok", "database": "up"})
 
     return app
+
+
+def _mount_web(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """The secure web link at /web and the embeddable panel at /embed (cpbridge.web)."""
+    from cpbridge.web import create_embed_app, create_web_app
+
+    app.mount("/web", create_web_app(settings, sessions))
+    app.mount("/embed", create_embed_app(settings, sessions))

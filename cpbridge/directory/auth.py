@@ -45,6 +45,10 @@ class Caller:
     organisation: str
     actor: Actor
     reason: ReasonCode
+    #: The account's local authority (ONS code): scopes shields and alerts.
+    local_authority: str = ""
+    #: The client's IP address as the directory saw it (audited with every access).
+    source_address: str | None = None
 
 
 class Authenticator:
@@ -95,4 +99,10 @@ def caller_for(username: str, account: SystemAccount, block: etree._Element) -> 
             f"account {username!r} may not act for practitioners of {actor.organisation!r}",
             field=f"{ACTOR_HEADER}.organisation",
         )
-    return Caller(account=username, organisation=account.organisation, actor=actor, reason=on_behalf.reason)
+    return Caller(
+        account=username,
+        organisation=account.organisation,
+        actor=actor,
+        reason=on_behalf.reason,
+        local_authority=account.local_authority,
+    )

@@ -1,20 +1,38 @@
 """The view of a child's record a given user may see.
 
 :func:`child_record` is the one place a stored child becomes a :class:`ChildRecord`
-for a caller, so the disclosure rules live here: shielding (later work: a shielded
-record without override shows only directory ID, names, date of birth and gender)
-and sensitive-service masking (mental health, sexual health and substance misuse
-are shown as ``unspecified``; the practitioner's contact stays, so users can still
-get in touch).
+for a caller, so the disclosure rules live here:
+
+* **Shielding** — a child with a shield in force shows only directory ID, names,
+  date of birth and gender (``shielded`` true), except to the management team of
+  the authority that placed the shield (who see everything, to broker contact),
+  and to a user with the override right who states an override reason: they see
+  the full record for this one viewing, with a warning; an alert is raised to the
+  management team at once and the viewing is audited. The next viewing without
+  an override reason is shielded again.
+* **Sensitive services** (mental health, sexual health, substance misuse) are
+  shown as ``unspecified`` with the practitioner's contact, except to users of the
+  involvement's own organisation and to the management team, who see the service.
 """
 
 from __future__ import annotations
 
-from cpbridge.codes import SENSITIVE_SERVICES, Gender, Relationship, Role, Service, SettingKind
+from sqlalchemy.orm import Session
+
+from cpbridge.codes import SENSITIVE_SERVICES, Gender, OverrideReason, Relationship, Role, Service, SettingKind
+from cpbridge.faults import Fault
 from cpbridge.model import Address, Carer, ChildRecord, InvolvementView, Practitioner, Setting
 
+from . import access, alerts, audit, shields
 from .auth import Caller
+from .shield_tables import ShieldRow
 from .tables import Child, InvolvementRow
+
+#: The warning an overriding viewer receives with the record.
+OVERRIDE_WARNING = (
+    "Shielded record opened by override: this viewing is recorded and the authority's "
+    "management team has been alerted for an immediate check."
+)
 
 
 def address_of(lines: list[str] | None, postcode: str | None) -> Address | None:
@@ -36,17 +54,77 @@ def practitioner_of(row: InvolvementRow) -> Practitioner | None:
     )
 
 
-def _service_seen(row: InvolvementRow, viewer: Caller | None) -> Service:
+def service_seen(row: InvolvementRow, viewer: Caller | None) -> Service:
+    """The involvement's service as ``viewer`` may see it (sensitive ones masked)."""
     service = Service(row.service)
-    if service in SENSITIVE_SERVICES:
-        # Deny by default: no role may see a sensitive service yet.
-        return Service.unspecified
-    return service
+    if service not in SENSITIVE_SERVICES:
+        return service
+    if access.has_right(viewer, access.Right.see_all_sensitive_services):
+        return service
+    if access.has_right(viewer, access.Right.see_own_sensitive_services) and access.same_organisation(
+        row.organisation, viewer.actor.organisation if viewer else None
+    ):
+        return service
+    return Service.unspecified
 
 
-def child_record(session, child: Child, viewer: Caller | None) -> ChildRecord:
-    """``child`` as ``viewer`` may see it. ``viewer`` None is an internal caller; the same
-    masking applies until the disclosure rules distinguish callers."""
+def child_record(
+    session: Session, child: Child, viewer: Caller | None, override_reason: OverrideReason | str | None = None
+) -> ChildRecord:
+    """``child`` as ``viewer`` may see it (``viewer`` None: an internal caller, who gets the
+    most restricted view).
+
+    ``override_reason`` (right ``override_shield``, else Fault NotAuthorised) opens a
+    shielded record in full for this viewing only; it raises an alert and audits it.
+    """
+    if override_reason is not None:
+        access.require(viewer, access.Right.override_shield)
+        try:
+            override_reason = OverrideReason(override_reason)
+        except ValueError:
+            allowed = ", ".join(r.value for r in OverrideReason)
+            raise Fault("InvalidRequest", f"overrideReason must be one of {allowed}", field="overrideReason") from None
+    shield = shields.active_shield(session, child.id)
+    if shield is None:
+        return _full(child, viewer, shielded=False)
+    if shields.may_see_behind(viewer, shield):
+        return _full(child, viewer, shielded=True)
+    if override_reason is None or viewer is None:
+        return shielded_view(child)
+    _record_override(session, viewer, child, shield, override_reason)
+    record = _full(child, viewer, shielded=True)
+    record.override_reason = override_reason
+    record.override_warning = OVERRIDE_WARNING
+    return record
+
+
+def shielded_view(child: Child) -> ChildRecord:
+    """The four fields a shielded record shows."""
+    return ChildRecord(
+        directory_id=child.directory_id,
+        given_names=child.given_names,
+        family_name=child.family_name,
+        date_of_birth=child.date_of_birth,
+        gender=Gender(child.gender),
+        shielded=True,
+    )
+
+
+def _record_override(session: Session, viewer: Caller, child: Child, shield: ShieldRow, reason: OverrideReason) -> None:
+    """Alert the shield's management team and audit the override, in the viewing's transaction."""
+    alerts.raise_alert(
+        session, alerts.AlertKind.shield_override, child.id, viewer, reason.value, local_authority=shield.local_authority
+    )
+    audit_shield_override(session, viewer, child, reason)
+
+
+def audit_shield_override(session: Session, viewer: Caller, child: Child, reason: OverrideReason) -> None:
+    """The one call site auditing a shield override in the hash-chained audit trail
+    (written with the viewing's transaction, like the alert)."""
+    audit.record_shield_override(session, viewer, child, reason.value)
+
+
+def _full(child: Child, viewer: Caller | None, *, shielded: bool) -> ChildRecord:
     carers = [
         Carer(
             given_names=c.given_names,
@@ -73,7 +151,7 @@ def child_record(session, child: Child, viewer: Caller | None) -> ChildRecord:
     ]
     involvements = [
         InvolvementView(
-            service=_service_seen(row, viewer),
+            service=service_seen(row, viewer),
             organisation=row.organisation,
             practitioner=practitioner_of(row),
             start_date=row.start_date,
@@ -81,6 +159,7 @@ def child_record(session, child: Child, viewer: Caller | None) -> ChildRecord:
             lead_professional=row.lead_professional,
             caf_completed_on=row.caf_completed_on,
             source_system=row.source_system,
+            local_authority=row.local_authority,
         )
         for row in child.involvements
     ]
@@ -90,7 +169,7 @@ def child_record(session, child: Child, viewer: Caller | None) -> ChildRecord:
         family_name=child.family_name,
         date_of_birth=child.date_of_birth,
         gender=Gender(child.gender),
-        shielded=False,
+        shielded=shielded,
         address=address_of(child.address_lines, child.postcode),
         carers=carers,
         settings=settings,

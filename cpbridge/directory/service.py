@@ -27,9 +27,9 @@ from pydantic import model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cpbridge.codes import IdentifierScheme, MatchOutcome, Service, SettingKind, WriteOutcome
+from cpbridge.codes import IdentifierScheme, MatchOutcome, OverrideReason, Service, SettingKind, WriteOutcome
 from cpbridge.faults import Fault
-from cpbridge.identifiers import new_directory_id, normalise_postcode
+from cpbridge.identifiers import new_directory_id
 from cpbridge.model import (
     AssessmentCompleted,
     ChildIdentity,
@@ -47,14 +47,16 @@ from cpbridge.model import (
     LookupResult,
     Model,
     Practitioner,
-    SearchCriteria,
-    SearchMatch,
     SettingChanged,
     WriteResult,
 )
 
+from . import access, areas, audit, lifecycle, review, search
+from .access import Right
 from .auth import Caller
 from .matching import MatchDecision, identifier_owner, match_identity, name_key
+from .matching.reasons import TRUSTED_MATCHES, MatchReason
+from .shields import shielded_child_ids
 from .records import child_record
 from .tables import (
     AppliedEvent,
@@ -67,9 +69,6 @@ from .tables import (
     utc,
 )
 
-#: The most records one search returns (a strongly authenticated user's limit at NHS PDS).
-MAX_RESULTS = 50
-
 #: Schemes of which a child holds one value only (a second one is a conflict).
 SINGLE_VALUED = (IdentifierScheme.nhs_number,)
 
@@ -79,6 +78,7 @@ class ReadChildRequest(Model):
 
     directory_id: DirectoryId | None = None
     identifier: Identifier | None = None
+    override_reason: OverrideReason | None = None
 
     @model_validator(mode="after")
     def _one(self) -> ReadChildRequest:
@@ -90,6 +90,8 @@ class ReadChildRequest(Model):
 # --- writes ---------------------------------------------------------------------------
 
 
+@audit.audited("RegisterInvolvement")
+@review.holds_for_review
 def register_involvement(session: Session, caller: Caller, event: InvolvementOpened | InvolvementChanged) -> WriteResult:
     """Create or update the involvement (source_system, local_reference): an upsert.
 
@@ -97,6 +99,7 @@ def register_involvement(session: Session, caller: Caller, event: InvolvementOpe
     flag on the child's other involvements; an absent ``cafCompletedOn`` keeps a CAF
     date recorded earlier.
     """
+    access.require(caller, Right.write_involvements)
     if done := _already_answered(session, event.event_id):
         return done
     inv = event.involvement
@@ -131,8 +134,11 @@ def register_involvement(session: Session, caller: Caller, event: InvolvementOpe
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
 
 
+@audit.audited("EndInvolvement")
+@review.holds_for_review
 def end_involvement(session: Session, caller: Caller, event: InvolvementClosed) -> WriteResult:
     """Set the involvement's end date (Fault NoSuchInvolvement if it was never registered)."""
+    access.require(caller, Right.write_involvements)
     if done := _already_answered(session, event.event_id):
         return done
     row = _existing_involvement(session, event.source_system, event.local_reference)
@@ -146,8 +152,11 @@ def end_involvement(session: Session, caller: Caller, event: InvolvementClosed) 
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
 
 
+@audit.audited("SetLeadProfessional")
+@review.holds_for_review
 def set_lead_professional(session: Session, caller: Caller, event: LeadProfessionalSet) -> WriteResult:
     """Flag the involvement's practitioner (updated if given) as the child's one lead professional."""
+    access.require(caller, Right.write_involvements)
     if done := _already_answered(session, event.event_id):
         return done
     row = _existing_involvement(session, event.source_system, event.local_reference)
@@ -162,8 +171,11 @@ def set_lead_professional(session: Session, caller: Caller, event: LeadProfessio
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
 
 
+@audit.audited("RemoveLeadProfessional")
+@review.holds_for_review
 def remove_lead_professional(session: Session, caller: Caller, event: LeadProfessionalRemoved) -> WriteResult:
     """Clear the involvement's lead-professional flag."""
+    access.require(caller, Right.write_involvements)
     if done := _already_answered(session, event.event_id):
         return done
     row = _existing_involvement(session, event.source_system, event.local_reference)
@@ -175,6 +187,8 @@ def remove_lead_professional(session: Session, caller: Caller, event: LeadProfes
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
 
 
+@audit.audited("RecordAssessment")
+@review.holds_for_review
 def record_assessment(session: Session, caller: Caller, event: AssessmentCompleted) -> WriteResult:
     """Set the CAF-completed date on the involvement ``local_reference``.
 
@@ -182,6 +196,7 @@ def record_assessment(session: Session, caller: Caller, event: AssessmentComplet
     its organisation, the assessor as practitioner, starting on the completion date.
     An existing involvement without a practitioner gets the assessor.
     """
+    access.require(caller, Right.write_involvements)
     if done := _already_answered(session, event.event_id):
         return done
     row = _involvement(session, event.source_system, event.local_reference)
@@ -207,6 +222,8 @@ def record_assessment(session: Session, caller: Caller, event: AssessmentComplet
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
 
 
+@audit.audited("UpdateDemographics")
+@review.holds_for_review
 def update_demographics(session: Session, caller: Caller, event: DemographicsChanged) -> WriteResult:
     """Apply the source's view of names, date of birth, gender, address and date of death.
 
@@ -215,6 +232,7 @@ def update_demographics(session: Session, caller: Caller, event: DemographicsCha
     absent address or date of death leaves the stored one. Carers given replace the
     carers this source recorded before; ``carer`` absent leaves them.
     """
+    access.require(caller, Right.write_demographics)
     if done := _already_answered(session, event.event_id):
         return done
     decision, child = _decide(session, event.child, anchor=None)
@@ -259,12 +277,15 @@ def update_demographics(session: Session, caller: Caller, event: DemographicsCha
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
 
 
+@audit.audited("UpdateSetting")
+@review.holds_for_review
 def update_setting(session: Session, caller: Caller, event: SettingChanged) -> WriteResult:
     """Record that the child joined (no end date) or left a setting, keyed by (kind, code).
 
     Joining a setting ends the child's other open settings of the same kind (on the
     new start date, else the event's date): a child has one school and one GP practice.
     """
+    access.require(caller, Right.write_demographics)
     if done := _already_answered(session, event.event_id):
         return done
     s = event.setting
@@ -316,43 +337,26 @@ def apply_event(session: Session, caller: Caller, event: EventBase) -> WriteResu
 # --- reads ----------------------------------------------------------------------------
 
 
+@audit.audited("SearchChildren")
 def search_children(session: Session, caller: Caller, request: LookupRequest) -> LookupResult:
-    """Children by identifier (exact), or by demographics.
-
-    Demographic search needs at least family name and date of birth (Fault
-    SearchTooBroad otherwise); given names, gender, postcode, school, GP practice and
-    carer family name narrow it. Names match exactly after :func:`name_key`, against
-    current names and aliases. Every result scores 1.0 (exact). ``fuzzy`` is accepted
-    and, until fuzzy matching exists, searches exactly.
-    """
-    crit = request.criteria
-    if request.identifiers:
-        ids: set[int] = set()
-        for ident in request.identifiers:
-            owner = identifier_owner(session, ident.scheme, ident.value, ident.system)
-            if owner is not None:
-                ids.add(owner)
-        children = list(session.scalars(select(Child).where(Child.id.in_(ids)))) if ids else []
-    else:
-        assert crit is not None  # LookupRequest guarantees one of the two
-        if not crit.family_name or not crit.date_of_birth:
-            raise Fault(
-                "SearchTooBroad",
-                "a demographic search needs at least familyName and dateOfBirth",
-                field="criteria.familyName" if not crit.family_name else "criteria.dateOfBirth",
-            )
-        children = _by_family_and_dob(session, name_key(crit.family_name), crit.date_of_birth)
-    if crit is not None:
-        children = [c for c in children if _fits(c, crit)]
-    children = [c for c in children if c.status == "live"]
-    children.sort(key=lambda c: (c.family_key, c.given_key, c.directory_id))
-    return LookupResult(
-        matches=[SearchMatch(score=1.0, record=child_record(session, c, caller)) for c in children[:MAX_RESULTS]]
-    )
+    """Children by identifier (exact), or by demographics, with every rule of
+    :mod:`cpbridge.directory.search`: rate limit, minimum combinations (SearchTooBroad),
+    fuzzy scoring, shielded records dropped from searches that use a hidden field,
+    at most 10 results for a person and one unique match or none for a system."""
+    access.require(caller, Right.search_children)
+    return search.run(session, caller, request)
 
 
+@audit.audited("ReadChild")
 def read_child(session: Session, caller: Caller, request: ReadChildRequest) -> ChildRecord:
-    """One child's record by directory ID or identifier (Fault NoSuchChild)."""
+    """One child's record by directory ID or identifier (Fault NoSuchChild).
+
+    ``override_reason`` (shield_override role only, else NotAuthorised before the child
+    is looked up) opens a shielded record for this viewing: see :mod:`.records`.
+    """
+    access.require(caller, Right.read_child)
+    if request.override_reason is not None:
+        access.require(caller, Right.override_shield)
     if request.directory_id is not None:
         child = session.scalar(select(Child).where(Child.directory_id == request.directory_id))
     else:
@@ -360,9 +364,9 @@ def read_child(session: Session, caller: Caller, request: ReadChildRequest) -> C
         assert ident is not None
         owner = identifier_owner(session, ident.scheme, ident.value, ident.system)
         child = session.get(Child, owner) if owner is not None else None
-    if child is None or child.status != "live":
+    if child is None or not lifecycle.visible_to(child, caller):
         raise Fault("NoSuchChild", "no record has that identifier", field="directoryId" if request.directory_id else "identifier")
-    return child_record(session, child, caller)
+    return child_record(session, child, caller, override_reason=request.override_reason)
 
 
 # --- helpers: idempotency and staleness -----------------------------------------------
@@ -390,6 +394,7 @@ def _answer(
 ) -> WriteResult:
     """Remember the answer to ``event`` (for duplicates) and return it."""
     reason = decision.reason_code if outcome is WriteOutcome.applied else outcome.value
+    areas.place_child(session, caller, child, source_system=event.source_system)
     session.add(
         AppliedEvent(
             event_id=event.event_id,
@@ -420,27 +425,45 @@ def _matched(child: Child, reason: str) -> MatchDecision:
 
 
 def _decide(session: Session, identity: ChildIdentity, anchor: InvolvementRow | None) -> tuple[MatchDecision, Child | None]:
-    """The matcher's decision and the existing child it names (no writes)."""
+    """The matcher's decision and the existing child it names (no writes).
+
+    ``review`` raises :class:`review.HoldForReview` (the write is held, see review.py).
+    An event about an existing involvement stays on that involvement's child, unless a
+    trusted identifier places it on another child (Fault IdentifierConflict); a shielded
+    child's involvement is never updated silently (held for review too). A decision made
+    by the management team (``forced``) is applied as it stands.
+    """
     decision = match_identity(session, identity)
     if anchor is not None:
-        if decision.outcome is MatchOutcome.matched and decision.child_id != anchor.child_id:
+        if decision.outcome is MatchOutcome.matched and decision.child_id != anchor.child_id and (
+            decision.forced or decision.reason_code in TRUSTED_MATCHES
+        ):
             raise Fault(
                 "IdentifierConflict",
                 "the child's identity matches a different directory record from the one this involvement is on",
                 field="child",
             )
         if decision.outcome is not MatchOutcome.rejected:
-            return _matched(anchor.child, decision.reason_code or "involvement"), anchor.child
+            if not decision.forced and shielded_child_ids(session, [anchor.child_id]):
+                raise review.HoldForReview(
+                    MatchDecision(MatchOutcome.review, None, MatchReason.shielded_candidate.value, (anchor.child_id,),
+                                  _anchor_comparison(session, identity, anchor))
+                )  # fmt: skip
+            reason = decision.reason_code if decision.forced else MatchReason.involvement.value
+            return _matched(anchor.child, reason), anchor.child
     if decision.outcome is MatchOutcome.rejected:
         raise Fault("NoSuchChild", "the directory ID given for the child is not on the directory", field="child.identifier")
     if decision.outcome is MatchOutcome.review:
-        raise Fault(
-            "ReviewPending",
-            f"the child's identity matches {len(decision.candidates)} directory records equally; it needs review",
-            field="child",
-        )
+        raise review.HoldForReview(decision)
     child = session.get(Child, decision.child_id) if decision.child_id is not None else None
     return decision, child
+
+
+def _anchor_comparison(session: Session, identity: ChildIdentity, anchor: InvolvementRow) -> tuple:
+    from .matching import store
+    from .matching.scoring import compare
+
+    return tuple(compare(identity, rec) for rec in store.candidate_records(session, [anchor.child_id]))
 
 
 def _materialise(
@@ -449,7 +472,7 @@ def _materialise(
     """Create the child for a ``new`` decision, then link the event's identifiers to it."""
     if child is None:
         child = _new_child(session, event.child, event.source_system)
-        decision = MatchDecision(MatchOutcome.new, child.id, "new", ())
+        decision = MatchDecision(MatchOutcome.new, child.id, decision.reason_code or MatchReason.no_candidate.value, ())
     _link_identifiers(session, child, event.child, event.source_system)
     return decision, child
 
@@ -565,47 +588,3 @@ def _setting(child: Child, kind: SettingKind, code: str) -> ChildSetting | None:
         if row.kind == kind.value and row.code == code:
             return row
     return None
-
-
-# --- helpers: search ------------------------------------------------------------------
-
-
-def _by_family_and_dob(session: Session, family_key: str, dob) -> list[Child]:
-    by_alias = select(ChildName.child_id).where(ChildName.family_key == family_key)
-    return list(
-        session.scalars(
-            select(Child).where(
-                Child.date_of_birth == dob,
-                (Child.family_key == family_key) | Child.id.in_(by_alias),
-            )
-        )
-    )
-
-
-def _fits(child: Child, crit: SearchCriteria) -> bool:
-    """Whether ``child`` meets every criterion given (names against current names and aliases)."""
-    names = [(child.given_key, child.family_key)] + [(n.given_key, n.family_key) for n in child.names]
-    if crit.family_name and not any(f == name_key(crit.family_name) for _, f in names):
-        return False
-    if crit.given_names and not any(
-        g == name_key(crit.given_names) and (not crit.family_name or f == name_key(crit.family_name)) for g, f in names
-    ):
-        return False
-    if crit.date_of_birth and child.date_of_birth != crit.date_of_birth:
-        return False
-    if crit.gender and child.gender != crit.gender.value:
-        return False
-    if crit.postcode and child.postcode != normalise_postcode(crit.postcode):
-        return False
-    if crit.school_code and not _attends(child, (SettingKind.school, SettingKind.early_years), crit.school_code):
-        return False
-    if crit.gp_practice_code and not _attends(child, (SettingKind.gp_practice,), crit.gp_practice_code):
-        return False
-    if crit.carer_family_name and not any(c.family_key == name_key(crit.carer_family_name) for c in child.carers):
-        return False
-    return True
-
-
-def _attends(child: Child, kinds: tuple[SettingKind, ...], code: str) -> bool:
-    wanted = {k.value for k in kinds}
-    return any(s.kind in wanted and s.code == code and s.end_date is None for s in child.settings)

@@ -74,6 +74,10 @@ class Child(Base):
     date_of_death: Mapped[date | None] = mapped_column(Date, default=None)
     #: ``live`` or ``archived`` (left the live directory; kept for the retention period).
     status: Mapped[str] = mapped_column(String(10), default="live")
+    #: When and why it left the live directory (see lifecycle.py); the area it belongs to (areas.py).
+    archived_on: Mapped[date | None] = mapped_column(Date, default=None)
+    archive_reason: Mapped[str | None] = mapped_column(String(20), default=None)
+    responsible_la: Mapped[str | None] = mapped_column(String(9), index=True, default=None)
     #: occurred_at of the demographics last applied (UpdateDemographics staleness).
     demographics_as_of: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -202,6 +206,8 @@ class InvolvementRow(Base):
     caf_completed_on: Mapped[date | None] = mapped_column(Date, default=None)
     consent_given_by: Mapped[str | None] = mapped_column(String(20), default=None)
     consent_recorded_on: Mapped[date | None] = mapped_column(Date, default=None)
+    #: The area (LA code) of the account that registered it: shown so a new area sees the old one's services.
+    local_authority: Mapped[str | None] = mapped_column(String(9), default=None)
     #: occurred_at of the newest event applied to this involvement (staleness).
     last_occurred_at: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
