@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, shields
 from .audit_tables import ChildAreaMove
 from .auth import Caller
 from .tables import Child
@@ -100,6 +100,9 @@ def move_child(session: Session, caller: Caller, child: Child, to_la: str, *, ba
     """Make ``to_la`` the child's responsible authority, keeping the previous one in the history."""
     from_la = child.responsible_la
     child.responsible_la = to_la
+    shield = shields.active_shield(session, child.id)
+    if shield is not None:  # the new authority's management team now reviews and brokers
+        shield.local_authority = to_la
     move = ChildAreaMove(child_id=child.id, from_la=from_la, to_la=to_la, basis=basis)
     session.add(move)
     audit.record(

@@ -46,7 +46,7 @@ from cpbridge.faults import Fault
 from cpbridge.identifiers import normalise_postcode
 from cpbridge.model import LookupRequest, LookupResult, SearchCriteria, SearchMatch
 
-from . import shields
+from . import lifecycle, shields
 from .auth import Caller
 from .matching import identifier_owner, name_key
 from .records import child_record
@@ -306,7 +306,7 @@ def _candidates(session: Session, request: LookupRequest) -> list[Child]:
             )
     if query is None:
         return []
-    return list(session.scalars(query.where(Child.status == "live")))
+    return list(session.scalars(query))
 
 
 def run(session: Session, caller: Caller, request: LookupRequest) -> LookupResult:
@@ -316,6 +316,8 @@ def run(session: Session, caller: Caller, request: LookupRequest) -> LookupResul
     crit = request.criteria
     scored: list[tuple[float, Child]] = []
     for child in _candidates(session, request):
+        if not lifecycle.visible_to(child, caller):  # archived: management team, for a year
+            continue
         s = score(child, crit) if crit is not None else 1.0
         if s >= (MIN_SCORE if crit is not None and crit.fuzzy else 1.0):
             scored.append((s, child))

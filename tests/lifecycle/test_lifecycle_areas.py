@@ -64,3 +64,26 @@ def test_an_unknown_postcode_takes_the_accounts_area(live):
         child = s.scalar(select(Child).where(Child.directory_id == directory_id))
         assert child.responsible_la == BRADFORD
         assert [i.local_authority for i in child.involvements] == [BRADFORD]
+
+
+def test_a_shield_moves_to_the_new_authority_with_the_child(live):
+    from audit_helpers import caller
+
+    from cpbridge.codes import ActorRole
+    from cpbridge.directory import shields
+
+    leeds = live.client()
+    identity = new_identity()  # LS8 3PQ
+    directory_id = send(leeds, opened(identity)).directoryId
+    with live.sessions() as s:
+        shields.place(s, caller(ActorRole.management_team, la=LEEDS), directory_id, "domestic_violence")
+        s.commit()
+    with live.sessions() as s:  # (a feed update to a shielded child waits for review; apply the move directly)
+        child = s.scalar(select(Child).where(Child.directory_id == directory_id))
+        areas.move_child(s, caller(ActorRole.system, la=LEEDS), child, BRADFORD, basis="address")
+        s.commit()
+    with live.sessions() as s:
+        child = s.scalar(select(Child).where(Child.directory_id == directory_id))
+        # the new authority's management team reviews it now; Leeds no longer can
+        assert shields.active_shield(s, child.id).local_authority == BRADFORD
+        assert [v.directory_id for v in shields.due(s, caller(ActorRole.management_team, la=BRADFORD), today=child.created_at.date().replace(year=child.created_at.year + 1))] == [directory_id]
