@@ -152,6 +152,10 @@ def test_archived_records_are_hidden_from_practitioners_and_seen_by_the_manageme
         s.scalar(select(Child).where(Child.directory_id == directory_id)).archived_on = date.today()
     record = client.service.ReadChild(directoryId=directory_id, _soapheaders=as_user("mgr", role="management_team"))
     assert record.directoryId == directory_id
+    by_name = {"familyName": ident.family_name, "dateOfBirth": "2000-01-01"}
+    found = client.service.SearchChildren(criteria=by_name, _soapheaders=as_user("mgr", role="management_team"))
+    assert [m.record.directoryId for m in found] == [directory_id]
+    assert not client.service.SearchChildren(criteria=by_name, _soapheaders=as_user())
     bradford = live.client("bradford")
     with pytest.raises(zeep.exceptions.Fault, match="no record"):
         bradford.service.ReadChild(directoryId=directory_id, _soapheaders=as_user("bmgr", "Bradford MDC", role="management_team"))
