@@ -1,0 +1,219 @@
+"""The management team's pages: alerts, shields (place, review, lift, reviews due),
+the matching review queue, audit review and subject-access reports.
+
+Every page needs the ``management_team`` role and acts in it (reason
+``brokering_contact``, or ``subject_access`` for a subject-access report). The
+pages call the other directory modules through :mod:`cpbridge.web.directory_calls`;
+a module that is not installed yet is shown as "not available", naming the API.
+Directory IDs travel in POSTed forms, never in URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from cpbridge.codes import ActorRole, ReasonCode
+from cpbridge.faults import Fault
+
+from . import directory_calls
+from .directory_calls import ApiMissing
+
+MANAGER = ActorRole.management_team
+
+
+def _try(call: Callable[[], object]) -> tuple[object | None, str | None, Fault | None]:
+    """(result, missing API, fault) of a management call."""
+    try:
+        return call(), None, None
+    except ApiMissing as missing:
+        return None, str(missing), None
+    except Fault as fault:
+        return None, None, fault
+
+
+def add_management_routes(app: FastAPI, link, run, form_of) -> None:
+    """Add the /manage pages to the web link's app."""
+    def caller(page, reason: ReasonCode = ReasonCode.brokering_contact):
+        return page.caller(reason, MANAGER)
+
+    def in_savepoint(page, fn):
+        def call():
+            with page.db.begin_nested():
+                return fn()
+
+        return _try(call)
+
+    # --- dashboard -------------------------------------------------------------------------
+
+    def dashboard(page) -> Response:
+        c = caller(page)
+        alerts, alerts_missing, _ = _try(lambda: directory_calls.open_alerts(page.db, c))
+        due, due_missing, _ = _try(lambda: directory_calls.shields_due(page.db, c))
+        queue, queue_missing, _ = _try(lambda: directory_calls.review_queue(page.db, c))
+        return link.render(
+            page, "manage/index.html", alerts=alerts, due=due, queue=queue,
+            missing=[m for m in (alerts_missing, due_missing, queue_missing) if m],
+        )  # fmt: skip
+
+    @app.get("/manage")
+    async def manage_home(request: Request) -> Response:
+        return await run(request, dashboard, role=MANAGER)
+
+    # --- alerts ------------------------------------------------------------------------------
+
+    def alerts_page(page, status: int = 200, fault: Fault | None = None, done: str | None = None) -> Response:
+        alerts, missing, read_fault = _try(lambda: directory_calls.open_alerts(page.db, caller(page)))
+        return link.render(
+            page, "manage/alerts.html", status, alerts=alerts or [], missing=missing, fault=fault or read_fault, done=done
+        )
+
+    def acknowledge(page) -> Response:
+        raw = page.form.get("alert_id", "")
+        if not raw.isdigit():
+            return alerts_page(page, 400, Fault("InvalidRequest", "choose an alert", field="alertId"))
+        _, _missing, fault = in_savepoint(page, lambda: directory_calls.acknowledge_alert(page.db, caller(page), int(raw)))
+        if fault:
+            return alerts_page(page, fault.http_status, fault)
+        return alerts_page(page, done="The alert is marked as checked")
+
+    @app.get("/manage/alerts")
+    async def alerts_get(request: Request) -> Response:
+        return await run(request, alerts_page, role=MANAGER)
+
+    @app.post("/manage/alerts/acknowledge")
+    async def alerts_ack(request: Request) -> Response:
+        return await run(request, acknowledge, role=MANAGER, form=await form_of(request))
+
+    # --- shields -----------------------------------------------------------------------------
+
+    def shields_page(page, status: int = 200, errors: dict[str, str] | None = None, done: str | None = None) -> Response:
+        c = caller(page)
+        active, missing, fault = _try(lambda: directory_calls.shields(page.db, c))
+        due, _, _ = _try(lambda: directory_calls.shields_due(page.db, c))
+        reasons, _, _ = _try(directory_calls.shield_reasons)
+        lift_reasons, _, _ = _try(directory_calls.lift_reasons)
+        return link.render(
+            page, "manage/shields.html", status, active=active or [], due=due or [], reasons=reasons or [],
+            lift_reasons=lift_reasons or [], missing=missing, fault=fault, errors=errors or {}, done=done,
+            values=page.form,
+        )  # fmt: skip
+
+    def shield_action(action: str):
+        def handler(page) -> Response:
+            directory_id = page.form.get("directory_id", "").strip().upper()
+            reason = page.form.get("reason", "")
+            errors = {}
+            if not directory_id:
+                errors["directory_id"] = "Enter the child's directory ID"
+            if action in ("place", "lift") and not reason:
+                errors["reason"] = "Select a reason"
+            if errors:
+                return shields_page(page, 400, errors)
+            c = caller(page)
+            calls = {
+                "place": lambda: directory_calls.place_shield(page.db, c, directory_id, reason),
+                "review": lambda: directory_calls.review_shield(page.db, c, directory_id),
+                "lift": lambda: directory_calls.lift_shield(page.db, c, directory_id, reason),
+            }
+            _, missing, fault = in_savepoint(page, calls[action])
+            if fault:
+                return shields_page(page, fault.http_status, {"directory_id": fault.message})
+            if missing:
+                return shields_page(page, 501)
+            done = {"place": "The shield is placed", "review": "The review is recorded", "lift": "The shield is lifted"}
+            return shields_page(page, done=f"{done[action]} for {directory_id}")
+
+        return handler
+
+    @app.get("/manage/shields")
+    async def shields_get(request: Request) -> Response:
+        return await run(request, shields_page, role=MANAGER)
+
+    for action in ("place", "review", "lift"):
+
+        async def shields_post(request: Request, _action: str = action) -> Response:
+            return await run(request, shield_action(_action), role=MANAGER, form=await form_of(request))
+
+        app.add_api_route(f"/manage/shields/{action}", shields_post, methods=["POST"], name=f"shields_{action}")
+
+    # --- matching review queue ---------------------------------------------------------------
+
+    def reviews_page(page, status: int = 200, done: str | None = None, fault: Fault | None = None) -> Response:
+        queue, missing, read_fault = _try(lambda: directory_calls.review_queue(page.db, caller(page)))
+        return link.render(
+            page, "manage/reviews.html", status, queue=queue or [], missing=missing, done=done, fault=fault or read_fault
+        )
+
+    def review_detail(page, item_id: int) -> Response:
+        item, missing, fault = _try(lambda: directory_calls.review_item(page.db, caller(page), item_id))
+        if fault:
+            return link.fault_page(page, fault)
+        return link.render(page, "manage/review_item.html", item=item, item_id=item_id, missing=missing)
+
+    def review_resolve(page, item_id: int) -> Response:
+        decision = page.form.get("decision", "")
+        _, _missing, fault = in_savepoint(page, lambda: directory_calls.resolve_review(page.db, caller(page), item_id, decision))
+        if fault:
+            return reviews_page(page, fault.http_status, fault=fault)
+        return reviews_page(page, done="The review is resolved")
+
+    @app.get("/manage/reviews")
+    async def reviews_get(request: Request) -> Response:
+        return await run(request, reviews_page, role=MANAGER)
+
+    @app.get("/manage/reviews/{item_id}")
+    async def review_get(request: Request, item_id: int) -> Response:
+        return await run(request, lambda p: review_detail(p, item_id), role=MANAGER)
+
+    @app.post("/manage/reviews/{item_id}")
+    async def review_post(request: Request, item_id: int) -> Response:
+        return await run(request, lambda p: review_resolve(p, item_id), role=MANAGER, form=await form_of(request))
+
+    # --- audit review and subject access -----------------------------------------------------
+
+    def audit_page(page, status: int = 200) -> Response:
+        raw = page.form.get("days", "7")
+        days = int(raw) if raw in ("1", "7", "30", "90") else 7
+        findings, missing, fault = _try(lambda: directory_calls.audit_findings(page.db, caller(page), days))
+        return link.render(
+            page, "manage/audit.html", status, findings=findings or [], missing=missing, fault=fault, days=days
+        )
+
+    @app.get("/manage/audit")
+    async def audit_get(request: Request) -> Response:
+        return await run(request, audit_page, role=MANAGER)
+
+    @app.post("/manage/audit")
+    async def audit_post(request: Request) -> Response:
+        return await run(request, audit_page, role=MANAGER, form=await form_of(request))
+
+    def subject_access_page(page) -> Response:
+        directory_id = (page.form.get("directory_id") or "").strip().upper()
+        report = text = missing = fault = None
+        errors = {}
+        if page.request.method == "POST":
+            if not directory_id:
+                errors["directory_id"] = "Enter the child's directory ID"
+            else:
+                c = caller(page, ReasonCode.subject_access)
+                result, missing, fault = in_savepoint(page, lambda: directory_calls.subject_access(page.db, c, directory_id))
+                if result:
+                    report, text = result
+                if fault:
+                    errors["directory_id"] = fault.message
+        return link.render(
+            page, "manage/subject_access.html", 400 if errors else 200, report=report, text=text, missing=missing, errors=errors,
+            values=page.form,
+        )  # fmt: skip
+
+    @app.get("/manage/subject-access")
+    async def sar_get(request: Request) -> Response:
+        return await run(request, subject_access_page, role=MANAGER)
+
+    @app.post("/manage/subject-access")
+    async def sar_post(request: Request) -> Response:
+        return await run(request, subject_access_page, role=MANAGER, form=await form_of(request))
+
