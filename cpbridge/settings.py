@@ -105,6 +105,8 @@ class AdapterSettings(BaseModel):
     lease_seconds: float = 60.0
     #: Rows one worker claims per pass.
     batch_size: int = 20
+    #: Delivery threads per adapter process (one slow call then holds up only its own batch).
+    delivery_workers: int = 2
 
 
 class Settings(BaseSettings):

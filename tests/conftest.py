@@ -64,3 +64,20 @@ def serve():
     yield _serve
     for st in reversed(started):
         st.stop()
+
+
+# --- counts the fault tests report (tests/faults; printed even without -s, also under xdist) ---
+
+_FAULT_SUMMARIES: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        _FAULT_SUMMARIES.extend(v for k, v in report.user_properties if k == "fault_summary")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _FAULT_SUMMARIES:
+        terminalreporter.section("delivery under faults (tests/faults)")
+        for line in sorted(set(_FAULT_SUMMARIES)):
+            terminalreporter.write_line(line)

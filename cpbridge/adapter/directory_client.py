@@ -20,7 +20,14 @@ from zeep.wsse.username import UsernameToken
 from ..codes import ActorRole, ReasonCode
 from ..contract import ACTOR_HEADER, DIRECTORY_NS, DIRECTORY_WSDL
 from ..faults import Fault
-from ..model import Actor, ChildRecord, Identifier, LookupRequest, LookupResult, WriteResult
+from ..model import (
+    Actor,
+    ChildRecord,
+    Identifier,
+    LookupRequest,
+    LookupResult,
+    WriteResult,
+)
 from ..soap import fault_from_detail
 
 
@@ -100,6 +107,14 @@ class DirectoryClient:
         except zeep.exceptions.Error as exc:
             raise DeliveryError("Unavailable", f"unusable answer from the directory: {exc}", True) from None
         return _clean(zeep.helpers.serialize_object(result, target_cls=dict))
+
+    def ping(self, timeout: float = 2.0) -> bool:
+        """True if the directory's endpoint answers HTTP at all (any status below 500)."""
+        try:
+            resp = requests.get(self.url, params={"wsdl": ""}, timeout=timeout)
+        except requests.RequestException:
+            return False
+        return resp.status_code < 500
 
     # --- typed calls ----------------------------------------------------------------
 

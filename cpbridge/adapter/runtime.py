@@ -15,6 +15,7 @@ from ..systems import LocalSystem
 from .delivery import DeliveryWorker
 from .directory_client import DirectoryClient
 from .host import Host
+from .housekeeping import DirectoryProbe, Pruner
 from .intake import Intake
 from .metrics import AdapterMetrics
 from .outbox import Outbox
@@ -26,7 +27,7 @@ class AdapterRuntime:
         cfg = settings.adapter
         self.settings = settings
         self.host = Host(settings, pm)
-        self.outbox = Outbox(settings.outbox_db_url())
+        self.outbox = Outbox(settings.outbox_db_url(), lease_seconds=cfg.lease_seconds)
         account = settings.directory.accounts.get(cfg.directory_username)
         self.client = DirectoryClient(
             cfg.directory_url,
@@ -36,15 +37,24 @@ class AdapterRuntime:
             timeout=cfg.directory_timeout,
         )
         self.metrics = AdapterMetrics(self.outbox)
-        self.worker = DeliveryWorker(
-            self.outbox,
-            self.client,
-            poll_interval=cfg.poll_interval,
-            max_attempts=cfg.max_attempts,
-            backoff_initial=cfg.backoff_initial,
-            backoff_max=cfg.backoff_max,
-            metrics=self.metrics,
+        self.workers = [
+            DeliveryWorker(
+                self.outbox,
+                self.client,
+                poll_interval=cfg.poll_interval,
+                max_attempts=cfg.max_attempts,
+                backoff_initial=cfg.backoff_initial,
+                backoff_max=cfg.backoff_max,
+                batch_size=cfg.batch_size,
+                metrics=self.metrics,
+            )
+            for _ in range(max(1, cfg.delivery_workers))
+        ]
+        self.worker = self.workers[0]
+        self.pruner = Pruner(
+            self.outbox, timedelta(days=cfg.retain_delivered_days), cfg.prune_interval_seconds, self.metrics
         )
+        self.probe = DirectoryProbe(self.client.ping, metrics=self.metrics)
         self.intake = Intake(self.host, self.outbox, self.client, self.metrics)
         sources = [
             (system, source)
@@ -86,13 +96,19 @@ class AdapterRuntime:
             raise Fault("NotAuthenticated", "wrong user name or password")
 
     def start(self) -> None:
-        """Start the background delivery worker and the source poller."""
-        self.worker.start()
+        """Start the background delivery worker, the source poller and the periodic prune."""
+        for worker in self.workers:
+            worker.start()
         self.poller.start()
+        self.pruner.start()
 
     def stop(self) -> None:
         self.poller.stop()
-        self.worker.stop()
+        for worker in self.workers:
+            worker._stop.set()  # all stop together, then each is joined
+        for worker in self.workers:
+            worker.stop()
+        self.pruner.stop()
 
     def close(self) -> None:
         self.stop()

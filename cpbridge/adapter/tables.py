@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -34,14 +42,18 @@ class OutboxEvent(Base):
     """One canonical event waiting for, or done with, delivery to the directory.
 
     ``status``: pending -> delivered, or dead (parked with ``last_error``), or
-    discarded by an operator. Rows of one ``child_key`` are delivered in ``id``
-    order: a row is eligible only when no earlier row of its child is pending.
+    discarded by an operator. Rows of one ``child_key`` are delivered in the
+    order the local system produced them (``occurred_at``, then ``id``): a row is
+    eligible only when no earlier row of its child is pending and no other row of
+    its child is leased. ``lease_token`` names the claim that holds the lease, so
+    a worker whose lease expired cannot overwrite another worker's outcome.
     """
 
     __tablename__ = "adapter_outbox"
     __table_args__ = (
         Index("ix_adapter_outbox_due", "status", "next_attempt_at"),
-        Index("ix_adapter_outbox_child", "child_key", "status", "id"),
+        Index("ix_adapter_outbox_child_order", "child_key", "status", "occurred_at", "id"),
+        Index("ix_adapter_outbox_done", "status", "delivered_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -57,6 +69,9 @@ class OutboxEvent(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: When the local system says the event happened (UTC): the per-child delivery order.
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -7,7 +7,12 @@ from datetime import timedelta
 import pytest
 
 from cpbridge.adapter.outbox import Outbox
-from cpbridge.model import InvolvementClosed, InvolvementOpened, WriteResult, event_id_for
+from cpbridge.model import (
+    InvolvementClosed,
+    InvolvementOpened,
+    WriteResult,
+    event_id_for,
+)
 
 CHILD = {
     "givenNames": "Ava",
@@ -124,3 +129,142 @@ def test_prune_removes_only_old_delivered_rows(outbox):
     assert outbox.prune(timedelta(days=1)) == 0
     assert outbox.prune(timedelta(seconds=-1)) == 1
     assert outbox.counts() == {"pending": 1, "delivered": 0, "dead": 0, "discarded": 0}
+
+
+# --- order by occurred_at, leases with tokens, operators -------------------------------------
+
+
+def changed(msg: str, when: str, worker: str, child=CHILD, ref="R1"):
+    from cpbridge.model import InvolvementChanged
+
+    return InvolvementChanged(
+        event_id=event_id_for("ics", msg, 0),
+        source_system="ics",
+        occurred_at=when,
+        child=child,
+        involvement={
+            "localReference": ref,
+            "service": "social_care",
+            "organisation": "Leeds CSC",
+            "startDate": "2026-02-01",
+            "practitioner": {"name": worker},
+        },
+    )
+
+
+def test_an_open_that_arrives_after_its_close_goes_first(outbox):
+    outbox.accept("ics", "m2", "closed", [closed("m2")])
+    first = outbox.claim(10)
+    assert [r.event_type for r in first] == ["involvement_closed"]
+    outbox.retry_later(first[0], "NoSuchInvolvement", "not yet", 0)  # the directory has no open yet
+    outbox.accept("ics", "m1", "referral", [opened("m1")])  # produced earlier, arrives later
+    assert [r.event_type for r in outbox.claim(10)] == ["involvement_opened"]
+
+
+def test_an_earlier_event_waits_while_a_later_one_of_its_child_is_in_flight(outbox):
+    outbox.accept("ics", "m3", "changed", [changed("m3", "2026-02-03T09:00:00Z", "Worker B")])
+    in_flight = outbox.claim(10)
+    assert len(in_flight) == 1
+    outbox.accept("ics", "m2", "changed", [changed("m2", "2026-02-02T09:00:00Z", "Worker A")])
+    assert outbox.claim(10) == []  # never two events of one child at once
+    outbox.delivered(in_flight[0], ok(in_flight[0]))
+    assert [r.event_id for r in outbox.claim(10)] == [event_id_for("ics", "m2", 0)]
+
+
+def test_a_worker_that_lost_its_lease_cannot_overwrite_the_outcome(outbox):
+    from cpbridge.adapter.outbox import utcnow
+
+    outbox.accept("ics", "m1", "referral", [opened("m1")])
+    slow = outbox.claim(1)[0]
+    later = utcnow() + timedelta(seconds=31)
+    taker = outbox.claim(1, now=later)[0]  # the first lease ran out: another worker took the row
+    assert taker.lease_token != slow.lease_token
+    assert not outbox.renew(slow)  # the stalled worker learns it must not send
+    assert not outbox.park(slow, "InvalidRequest", "too late")  # nor record an outcome
+    assert outbox.delivered(taker, ok(taker))
+    assert outbox.counts()["delivered"] == 1 and outbox.counts()["dead"] == 0
+
+
+def test_renew_gives_the_row_back_when_an_earlier_event_arrived(outbox):
+    outbox.accept("ics", "m3", "changed", [changed("m3", "2026-02-03T09:00:00Z", "Worker B")])
+    row = outbox.claim(1)[0]
+    outbox.accept("ics", "m2", "changed", [changed("m2", "2026-02-02T09:00:00Z", "Worker A")])
+    assert not outbox.renew(row)  # not sent yet: the earlier event must go first
+    assert [r.event_id for r in outbox.claim(10)] == [event_id_for("ics", "m2", 0)]
+
+
+def test_renew_extends_a_lease_that_still_holds(outbox):
+    outbox.accept("ics", "m1", "referral", [opened("m1")])
+    row = outbox.claim(1)[0]
+    assert outbox.renew(row)
+    assert outbox.claim(1) == []
+
+
+def test_release_counts_no_attempt(outbox):
+    outbox.accept("ics", "m1", "referral", [opened("m1")])
+    row = outbox.claim(1)[0]
+    assert outbox.release(row)
+    again = outbox.claim(1)[0]
+    assert again.attempts == 0
+
+
+def test_replay_by_code_and_dead_letter_groups(outbox):
+    other = dict(CHILD, identifier=[{"scheme": "local", "value": "C-2", "system": "ics"}])
+    outbox.accept("ics", "m1", "referral", [opened("m1")])
+    outbox.accept("ics", "m3", "referral", [opened("m3", child=other, ref="R9")])
+    a, b = outbox.claim(10)
+    outbox.park(a, "ConsentRequired", "needs consent")
+    outbox.park(b, "IdentifierConflict", "NHS number belongs to another child")
+    groups = {(g.error_code, g.count) for g in outbox.dead_letters()}
+    assert groups == {("ConsentRequired", 1), ("IdentifierConflict", 1)}
+    assert outbox.replay(code="ConsentRequired") == 1
+    assert [r.error_code for r in outbox.rows("dead")] == ["IdentifierConflict"]
+    assert outbox.discard([b.id]) == 1
+    assert outbox.row(b.id).payload == "{}"
+
+
+def test_a_long_local_message_id_is_stored_as_a_digest(outbox):
+    long_id = "X" * 300
+    first = outbox.accept("ics", long_id, "referral", [opened(long_id)])
+    again = outbox.accept("ics", long_id, "referral", [opened(long_id)])
+    assert again.duplicate and again.tracking_id == first.tracking_id
+
+
+def test_sqlite_outbox_commits_with_full_sync(sqlite_url):
+    from sqlalchemy import text
+
+    ob = Outbox(sqlite_url)
+    with ob.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    ob.close()
+
+
+def test_rows_accepted_before_the_order_migration_keep_their_order(db_url):
+    """0002 backfills occurred_at from created_at, so rows already queued keep arrival order."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from cpbridge.adapter.outbox import MIGRATIONS
+    from cpbridge.db import make_engine
+
+    engine = make_engine(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["version_table"] = "alembic_version_adapter"
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001_outbox")
+        conn.execute(text(
+            "INSERT INTO adapter_messages VALUES ('t1', 'ics', 'm1', 'referral', '2026-01-01 09:00:00', 1)"
+        ))
+        conn.execute(text(
+            "INSERT INTO adapter_outbox (tracking_id, event_id, system_id, child_key, event_type, operation, payload,"
+            " status, attempts, next_attempt_at, created_at) VALUES ('t1', 'ev-old', 'ics', 'ics:C-1',"
+            " 'involvement_opened', 'RegisterInvolvement', '{}', 'pending', 0, '2026-01-01 09:00:00', '2026-01-01 09:00:00')"
+        ))
+    engine.dispose()
+    ob = Outbox(db_url)
+    ob.accept("ics", "m2", "closed", [closed("m2")])
+    assert [r.event_id for r in ob.claim(10)] == ["ev-old"]
+    ob.close()
