@@ -27,6 +27,7 @@ from fastapi.responses import Response
 from lxml import etree
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ..bodies import read_limited
 from ..contract import ADAPTER_XSD
 from ..faults import FAULT_NS, Fault
 from ..soap import CONTENT_TYPE, envelope, fault_envelope, parse_request
@@ -53,20 +54,6 @@ def error_document(fault: Fault) -> bytes:
     if fault.field:
         etree.SubElement(el, f"{{{FAULT_NS}}}field").text = fault.field
     return etree.tostring(el, xml_declaration=True, encoding="utf-8")
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refusing (before reading it all) anything over ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise Fault("MessageTooLarge", f"message is {declared} bytes; the limit is {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Fault("MessageTooLarge", f"message is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def create_app(runtime: AdapterRuntime, *, start_worker: bool = True) -> FastAPI:

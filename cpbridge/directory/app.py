@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cpbridge import soap
 from cpbridge.contract import ACTOR_HEADER, DIRECTORY_NS, DIRECTORY_WSDL, DIRECTORY_XSD
+from cpbridge.bodies import read_limited
 from cpbridge.faults import Fault
 from cpbridge.model import (
     AssessmentCompleted,
@@ -46,6 +47,7 @@ from cpbridge.model import (
     SettingChanged,
 )
 from cpbridge.settings import DirectorySettings, Settings
+from cpbridge.wsdlserve import render_schema, render_wsdl
 from cpbridge.xmlmodel import from_xml, to_xml
 
 from . import access, audit, search, service
@@ -56,8 +58,6 @@ log = logging.getLogger("cpbridge.directory")
 
 SOAP_PATH = "/directory/soap"
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
-WSDL_SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
-XS_NS = "http://www.w3.org/2001/XMLSchema"
 
 
 @dataclass(frozen=True)
@@ -181,32 +181,6 @@ class SoapEndpoint:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def served_wsdl(address: str) -> bytes:
-    """The packaged WSDL with its soap:address set to ``address`` and the XSD fetchable from it."""
-    tree = etree.parse(str(DIRECTORY_WSDL))
-    for el in tree.iter(f"{{{WSDL_SOAP_NS}}}address"):
-        el.set("location", address)
-    for tag in ("include", "import"):
-        for el in tree.iter(f"{{{XS_NS}}}{tag}"):
-            if el.get("schemaLocation") == DIRECTORY_XSD.name:
-                el.set("schemaLocation", f"{address}?xsd={DIRECTORY_XSD.name}")
-    return etree.tostring(tree, xml_declaration=True, encoding="utf-8")
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refusing (without reading it all) one larger than ``limit``."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise Fault("MessageTooLarge", f"message is {length} bytes; the limit is {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Fault("MessageTooLarge", f"message is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_app(settings: Settings) -> FastAPI:
     """The directory application; migrates its database first."""
     engine = make_engine(settings.directory_db_url())
@@ -222,7 +196,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post(SOAP_PATH)
     async def soap_post(request: Request) -> Response:
         try:
-            data = await _read_limited(request, settings.directory.max_message_bytes)
+            data = await read_limited(request, settings.directory.max_message_bytes)
         except Fault as fault:
             return Response(soap.fault_envelope(fault), status_code=500, media_type=soap.CONTENT_TYPE)
         subject = request.headers.get(cert_header) if cert_header else None
@@ -235,9 +209,9 @@ def create_app(settings: Settings) -> FastAPI:
         address = str(request.url.replace(query=None, fragment=None))
         params = request.query_params
         if "wsdl" in params or "WSDL" in params:
-            return Response(served_wsdl(address), media_type=soap.CONTENT_TYPE)
+            return Response(render_wsdl(DIRECTORY_WSDL, address), media_type=soap.CONTENT_TYPE)
         if params.get("xsd") == DIRECTORY_XSD.name:
-            return Response(DIRECTORY_XSD.read_bytes(), media_type=soap.CONTENT_TYPE)
+            return Response(render_schema(DIRECTORY_XSD, address), media_type=soap.CONTENT_TYPE)
         return PlainTextResponse(f"POST SOAP 1.1 requests here; GET {address}?wsdl for the WSDL.", status_code=400)
 
     @app.get("/directory/healthz")
