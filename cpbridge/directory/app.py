@@ -57,7 +57,6 @@ from .db import make_engine, migrate, session_factory
 log = logging.getLogger("cpbridge.directory")
 
 SOAP_PATH = "/directory/soap"
-WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 
 
 @dataclass(frozen=True)
