@@ -17,8 +17,6 @@ are applied to A.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -61,7 +59,7 @@ def register(app: typer.Typer) -> None:
     from . import review
 
     @review_app.command("list")
-    def list_(local_authority: Optional[str] = typer.Option(None, "--local-authority", "-a")) -> None:
+    def list_(local_authority: str | None = typer.Option(None, "--local-authority", "-a")) -> None:
         """Open cases, oldest first."""
         cases = _run(lambda s: review.open_cases(s, local_authority))
         table = Table("case", "reason", "source", "authority", "incoming", "born", "candidates", "best score", "events", "opened")
@@ -111,7 +109,7 @@ def register(app: typer.Typer) -> None:
     def merge(
         keep: str = typer.Argument(..., help="Directory ID of the record kept"),
         other: str = typer.Argument(..., help="Directory ID of the record merged into it"),
-        case_id: Optional[int] = typer.Option(None, "--case", help="Resolve this case by the merge"),
+        case_id: int | None = typer.Option(None, "--case", help="Resolve this case by the merge"),
         user: str = USER,
         local_authority: str = LA,
     ) -> None:

@@ -48,9 +48,28 @@ from .auth import Caller
 from .matching import MatchDecision, store
 from .matching.reasons import MatchReason, external
 from .matching.scoring import Evidence
-from .review_tables import CREATED, LINKED, MERGED, OPEN, ChildMerge, ReviewCandidate, ReviewCase, ReviewEvent
+from .review_tables import (
+    CREATED,
+    LINKED,
+    MERGED,
+    OPEN,
+    ChildMerge,
+    ReviewCandidate,
+    ReviewCase,
+    ReviewEvent,
+)
 from .shield_tables import ShieldRow
-from .tables import AppliedEvent, Carer, Child, ChildIdentifier, ChildName, ChildSetting, InvolvementRow, utc, utcnow
+from .tables import (
+    AppliedEvent,
+    Carer,
+    Child,
+    ChildIdentifier,
+    ChildName,
+    ChildSetting,
+    InvolvementRow,
+    utc,
+    utcnow,
+)
 
 #: The audit operations written here.
 MERGE_OPERATION, UNDO_OPERATION, RESOLVE_OPERATION = "MergeChildren", "UndoMerge", "ReviewResolved"
@@ -468,7 +487,7 @@ def case(session: Session, case_id: int, *, caller: Caller | None = None) -> Cas
                 e.applied_outcome, e.applied_reason,
             )
             for e in row.events
-        ),  # fmt: skip
+        ),
     )
 
 

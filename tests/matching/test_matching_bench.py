@@ -52,3 +52,18 @@ def test_small_benchmark_meets_the_targets():
     assert report.false_merges == []
     assert report.found_share >= 0.99
     assert report.review_share <= 0.04
+
+
+import pytest
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_small_store_benchmark_through_the_real_match_path(db, tmp_path):
+    """A smoke run of bench.match_db (the million-record run is a benchmark, not a test)."""
+    from bench.match_db import run as run_db
+
+    report, seconds = run_db(db, 4000, 600, 13, path=tmp_path / "bench.db")
+    assert report.false_merges == []
+    assert report.found_share >= 0.99
+    assert report.review_share <= 0.04
+    assert set(seconds) == {"generate", "load", "match feed"}

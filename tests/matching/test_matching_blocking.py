@@ -4,7 +4,12 @@ from datetime import date
 
 import pytest
 
-from cpbridge.directory.matching.blocking import MAX_RECORD_KEYS, dob_variants, query_keys, record_keys
+from cpbridge.directory.matching.blocking import (
+    MAX_RECORD_KEYS,
+    dob_variants,
+    query_keys,
+    record_keys,
+)
 
 from .helpers import NHS_A, child, record
 

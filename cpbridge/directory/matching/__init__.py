@@ -28,10 +28,10 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Iterator
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from cpbridge.codes import IdentifierScheme, MatchOutcome
@@ -40,7 +40,14 @@ from cpbridge.model import ChildIdentity
 from ..tables import Child, ChildIdentifier
 from . import store
 from .reasons import MatchReason
-from .scoring import DEFAULT_THRESHOLDS, Comparison, Thresholds, compare, decide, profile_of
+from .scoring import (
+    DEFAULT_THRESHOLDS,
+    Comparison,
+    Thresholds,
+    compare,
+    decide,
+    profile_of,
+)
 
 #: Identifier schemes issued and checked nationally: they identify one child only.
 TRUSTED_SCHEMES = (IdentifierScheme.directory_id, IdentifierScheme.nhs_number, IdentifierScheme.upn)
@@ -69,6 +76,7 @@ _DECIDE_REASONS = {
 THRESHOLDS: Thresholds = DEFAULT_THRESHOLDS
 
 _FORCED = "cpbridge.matching.forced"
+_OWNER = text("SELECT child_id FROM child_identifiers WHERE scheme = :scheme AND system = :system AND value = :value")
 
 
 @dataclass(frozen=True)
@@ -177,13 +185,9 @@ def _trusted_owners(session: Session, identity: ChildIdentity) -> tuple[dict[int
             found.setdefault(owner, []).append(MatchReason.directory_id_match)
         else:
             pairs.append((ident.scheme.value, ident.system or "", ident.value))
-    if pairs:
-        rows = session.execute(
-            select(ChildIdentifier.child_id, ChildIdentifier.scheme).where(
-                tuple_(ChildIdentifier.scheme, ChildIdentifier.system, ChildIdentifier.value).in_(pairs)
-            )
-        )
-        for child_id, scheme in rows:
+    conn = session.connection() if pairs else None
+    for scheme, system, value in pairs:
+        for child_id in conn.execute(_OWNER, {"scheme": scheme, "system": system, "value": value}).scalars():
             found.setdefault(child_id, []).append(_REASON_BY_SCHEME[scheme])
     return {cid: min(reasons, key=_PRIORITY.index) for cid, reasons in found.items()}, False
 

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -138,7 +138,7 @@ class NameFrequencies:
     total: int
 
     @classmethod
-    def from_records(cls, records: Iterable["CandidateRecord"]) -> "NameFrequencies":
+    def from_records(cls, records: Iterable[CandidateRecord]) -> NameFrequencies:
         given: Counter[str] = Counter()
         family: Counter[str] = Counter()
         total = 0
@@ -289,7 +289,7 @@ class CandidateRecord:
     shielded: bool = False
 
     @classmethod
-    def from_identity(cls, child_id: int | str, identity: ChildIdentity, *, shielded: bool = False) -> "CandidateRecord":
+    def from_identity(cls, child_id: int | str, identity: ChildIdentity, *, shielded: bool = False) -> CandidateRecord:
         address = identity.address
         return cls(
             child_id=child_id,
@@ -567,7 +567,10 @@ def compare(
     total = round(sum(ev.weight for ev in evidence), 2)
     # A co-twin holds its own NHS number and UPN: an agreeing trusted identifier rules a twin out.
     id_agree = any(ev.level == "agree" and ev.field in TRUSTED_SCHEMES for ev in evidence)
-    twin_risk = g in ("typo", "phonetic", "initial") and d == "exact" and f in ("exact", "part") and not id_agree
+    # Agreement only through a middle name ("Harrison" vs "Arthur Harry", "Jane" vs "Mary Jane") is
+    # what a co-twin with a family middle name looks like too: never auto-matched on its own.
+    via_middle = g == "part" and x.given[0] != y.given[0] and not are_nicknames(x.given[0], y.given[0])
+    twin_risk = (g in ("typo", "phonetic", "initial") or via_middle) and d == "exact" and f in ("exact", "part") and not id_agree
     return Comparison(
         child_id=candidate.child_id,
         weight=total,

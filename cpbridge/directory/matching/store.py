@@ -30,14 +30,26 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ForeignKey, Index, Integer, String, delete, event, inspect, literal, or_, select, union_all
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cpbridge.codes import Gender, IdentifierScheme
 from cpbridge.model import ChildIdentity
 
-from ..shield_tables import ShieldRow
 from ..tables import Base, Child, ChildIdentifier, ChildName
 from . import normalise as nm
 from .blocking import query_keys, record_keys
@@ -74,39 +86,48 @@ def _scheme_key(scheme: str, system: str) -> str:
     return f"local:{system}" if scheme == IdentifierScheme.local.value else scheme
 
 
-def _records(session: Session, id_filter, *, shields: bool = True) -> list[CandidateRecord]:
-    """CandidateRecords of the children selected by ``id_filter`` (a clause on a child id column);
-    ``shields=False`` leaves the shield flag unset (keys do not need it)."""
-    columns = [
-        Child.id, Child.directory_id, Child.given_names, Child.family_name, Child.date_of_birth, Child.gender,
-        Child.postcode, Child.address_lines,
-    ]  # fmt: skip
-    if shields:
-        query = select(*columns, ShieldRow.id).outerjoin(
-            ShieldRow, (ShieldRow.child_id == Child.id) & ShieldRow.lifted_at.is_(None)
-        )
-    else:
-        query = select(*columns, literal(None))
-    rows = session.execute(query.where(id_filter(Child.id), Child.status != MERGED)).all()
+_CHILD_COLUMNS = "c.id, c.directory_id, c.given_names, c.family_name, c.date_of_birth, c.gender, c.postcode, c.address_lines"
+_TYPES = {
+    "id": Integer, "directory_id": String, "given_names": String, "family_name": String, "date_of_birth": Date,
+    "gender": String, "postcode": String, "address_lines": JSON, "shield_id": Integer,
+}  # fmt: skip
+# The hot path is plain SQL compiled once (statement building cost more than the queries).
+_CHILDREN = text(
+    f"SELECT {_CHILD_COLUMNS}, s.id AS shield_id FROM children c"
+    " LEFT OUTER JOIN shields s ON s.child_id = c.id AND s.lifted_at IS NULL"
+    f" WHERE c.id IN :ids AND c.status != '{MERGED}'"
+).bindparams(bindparam("ids", expanding=True)).columns(**_TYPES)
+_CHILDREN_NO_SHIELD = text(
+    f"SELECT {_CHILD_COLUMNS}, NULL AS shield_id FROM children c WHERE c.id IN :ids AND c.status != '{MERGED}'"
+).bindparams(bindparam("ids", expanding=True)).columns(**_TYPES)
+_NAMES_AND_IDS = text(
+    "SELECT child_id, 'n' AS kind, given_names AS a, family_name AS b FROM child_names WHERE child_id IN :ids"
+    " UNION ALL SELECT child_id, scheme, system, value FROM child_identifiers WHERE child_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_BLOCKED = text("SELECT DISTINCT child_id FROM child_match_keys WHERE key IN :keys").bindparams(
+    bindparam("keys", expanding=True)
+)
+
+
+def candidate_records(session: Session, child_ids: Iterable[int], *, shields: bool = True) -> list[CandidateRecord]:
+    """The scorer's view of the given children (merged ones left out); ``shields=False`` leaves
+    the shield flag unset (keys do not need it, and the backfill runs before the shields table exists)."""
+    ids = sorted(set(child_ids))
+    if not ids:
+        return []
+    conn = session.connection()
+    rows = conn.execute(_CHILDREN if shields else _CHILDREN_NO_SHIELD, {"ids": ids}).all()
     if not rows:
         return []
     extra: dict[int, tuple[list, list]] = {r[0]: ([], []) for r in rows}
-    names = select(ChildName.child_id, literal("n"), ChildName.given_names, ChildName.family_name).where(
-        id_filter(ChildName.child_id)
-    )
-    idents = select(ChildIdentifier.child_id, ChildIdentifier.scheme, ChildIdentifier.system, ChildIdentifier.value).where(
-        id_filter(ChildIdentifier.child_id)
-    )
-    for child_id, kind, a, b in session.execute(union_all(names, idents)):
-        if child_id not in extra:
-            continue
+    for child_id, kind, a, b in conn.execute(_NAMES_AND_IDS, {"ids": [r[0] for r in rows]}):
         if kind == "n":
             extra[child_id][0].append((a, b))
         else:
             extra[child_id][1].append((_scheme_key(kind, a), b))
     out = []
     for cid, directory_id, given, family, dob, gender, postcode, lines, shield in rows:
-        aliases, ids = extra[cid]
+        aliases, idents = extra[cid]
         out.append(
             CandidateRecord(
                 child_id=cid,
@@ -117,7 +138,7 @@ def _records(session: Session, id_filter, *, shields: bool = True) -> list[Candi
                 aliases=tuple(sorted(aliases)),
                 postcode=postcode,
                 address_line=lines[0] if lines else None,
-                identifiers=((IdentifierScheme.directory_id.value, directory_id), *sorted(ids)),
+                identifiers=((IdentifierScheme.directory_id.value, directory_id), *sorted(idents)),
                 shielded=shield is not None,
             )
         )
@@ -125,21 +146,14 @@ def _records(session: Session, id_filter, *, shields: bool = True) -> list[Candi
     return out
 
 
-def candidate_records(session: Session, child_ids: Iterable[int], *, shields: bool = True) -> list[CandidateRecord]:
-    """The scorer's view of the given children (merged ones left out), shield flag included."""
-    ids = sorted(set(child_ids))
-    if not ids:
-        return []
-    return _records(session, lambda col: col.in_(ids), shields=shields)
-
-
 def blocked_candidates(session: Session, identity: ChildIdentity) -> list[CandidateRecord]:
-    """Every child sharing a blocking key with ``identity``: one indexed ``IN`` probe, as a subquery."""
+    """Every child sharing a blocking key with ``identity``: one indexed ``IN`` probe of the key
+    index, then the candidates' rows by primary key (two plain plans the planner cannot get wrong)."""
     keys = query_keys(identity)
     if not keys:
         return []
-    sub = select(ChildMatchKey.child_id).where(ChildMatchKey.key.in_(keys)).scalar_subquery()
-    return _records(session, lambda col: col.in_(sub))
+    ids = session.connection().execute(_BLOCKED, {"keys": keys}).scalars().all()
+    return candidate_records(session, ids)
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -238,6 +252,11 @@ def refresh_name_frequencies(session: Session, batch: int = 20000) -> int:
     return total
 
 
+_FREQUENCIES = text(
+    "SELECT kind, token, count FROM name_frequencies"
+    " WHERE (kind = 't' AND token = '') OR (kind = 'g' AND token IN :g) OR (kind = 'f' AND token IN :f)"
+).bindparams(bindparam("g", expanding=True), bindparam("f", expanding=True))
+
 #: Below this many children, shares are too noisy to weigh names by (every name in a small
 #: store looks common): the scorer uses the flat table weights instead.
 MIN_FREQUENCY_TOTAL = 10_000
@@ -256,15 +275,11 @@ def frequencies_for(session: Session, identity: ChildIdentity) -> NameFrequencie
         if tokens:
             given.add(tokens[0][:40])
         family.update(t[:40] for t in nm.family_tokens(f))
-    conds = [NameFrequency.kind == "t"]
-    if given:
-        conds.append((NameFrequency.kind == "g") & NameFrequency.token.in_(sorted(given)))
-    if family:
-        conds.append((NameFrequency.kind == "f") & NameFrequency.token.in_(sorted(family)))
     g_counts: dict[str, int] = {}
     f_counts: dict[str, int] = {}
     total = 0
-    for kind, token, count in session.execute(select(NameFrequency.kind, NameFrequency.token, NameFrequency.count).where(or_(*conds))):
+    params = {"g": sorted(given) or [""], "f": sorted(family) or [""]}
+    for kind, token, count in session.connection().execute(_FREQUENCIES, params):
         if kind == "t":
             total = count
         elif kind == "g":
