@@ -35,6 +35,7 @@ FAULT_CODES: dict[str, tuple[str, int, str]] = {
     "NoSuchInvolvement": ("Client", 404, "No involvement with that source system and local reference."),
     "NoSuchChild": ("Client", 404, "No record the user may see has that identifier."),
     "IdentifierConflict": ("Client", 409, "A trusted identifier belongs to a different child."),
+    "RecordArchived": ("Client", 409, "The child's record has left the live directory (archived); it takes no new data."),
     # server side
     "Unavailable": ("Server", 503, "The service is temporarily unavailable; retry later."),
     "InternalError": ("Server", 500, "An unexpected error; it has been logged without personal data."),

@@ -479,6 +479,10 @@ def _materialise(
 
 def _resolve(session: Session, event: EventBase, anchor: InvolvementRow | None) -> tuple[MatchDecision, Child]:
     decision, child = _decide(session, event.child, anchor)
+    if child is not None and child.status == "archived":
+        # The record has left the live directory (at 18, or a year after death): it takes
+        # no new data, and a fresh record must not be made for the same person either.
+        raise Fault("RecordArchived", "the child's record has left the live directory and takes no new data", field="child")
     return _materialise(session, event, decision, child)
 
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 import zeep.exceptions
 from audit_helpers import BRADFORD, LEEDS, as_user, caller, send
-from directory_helpers import new_identity, opened
+from directory_helpers import fresh_id, new_identity, opened
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -180,3 +180,19 @@ def test_cli_sweep_and_extend(sessions, store_url, monkeypatch, tmp_path):
     swept = runner.invoke(app, ["directory", "sweep", "--today", "2024-06-01"])
     assert swept.exit_code == 0 and "1 archived, 0 destroyed" in swept.output
     assert state(sessions, kept)[0] == "live" and state(sessions, gone)[0] == "archived"
+
+
+def test_an_archived_record_takes_no_new_data_and_is_not_duplicated(live):
+    ident = new_identity().model_copy(update={"date_of_birth": date(2000, 1, 1)})
+    client = live.client()
+    send(client, opened(ident))
+    lifecycle.sweep(live.sessions, date(2018, 1, 1))
+    with live.sessions() as s:
+        before = s.scalar(select(func.count()).select_from(Child))
+    later = opened(ident).model_copy(update={"event_id": fresh_id()})
+    later = later.model_copy(update={"involvement": later.involvement.model_copy(update={"local_reference": "LATER-1"})})
+    with pytest.raises(zeep.exceptions.Fault) as err:
+        send(client, later)
+    assert err.value.detail.findtext(".//{urn:cpbridge:faults:1}code") == "RecordArchived"
+    with live.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Child)) == before  # no fresh duplicate either
