@@ -138,12 +138,9 @@ def register_involvement(session: Session, caller: Caller, event: InvolvementOpe
 @review.holds_for_review
 def end_involvement(session: Session, caller: Caller, event: InvolvementClosed) -> WriteResult:
     """Set the involvement's end date (Fault NoSuchInvolvement if it was never registered)."""
-    access.require(caller, Right.write_involvements)
-    if done := _already_answered(session, event.event_id):
-        return done
-    row = _existing_involvement(session, event.source_system, event.local_reference)
-    if _is_stale(event, row.last_occurred_at):
-        return _answer(session, caller, event, WriteOutcome.stale, _matched(row.child, "involvement"), row.child)
+    row = _involvement_to_change(session, caller, event)
+    if isinstance(row, WriteResult):
+        return row
     if event.end_date < row.start_date:
         raise Fault("InvalidRequest", "endDate is before the involvement's start date", field="endDate")
     decision, child = _resolve(session, event, anchor=row)
@@ -156,12 +153,9 @@ def end_involvement(session: Session, caller: Caller, event: InvolvementClosed) 
 @review.holds_for_review
 def set_lead_professional(session: Session, caller: Caller, event: LeadProfessionalSet) -> WriteResult:
     """Flag the involvement's practitioner (updated if given) as the child's one lead professional."""
-    access.require(caller, Right.write_involvements)
-    if done := _already_answered(session, event.event_id):
-        return done
-    row = _existing_involvement(session, event.source_system, event.local_reference)
-    if _is_stale(event, row.last_occurred_at):
-        return _answer(session, caller, event, WriteOutcome.stale, _matched(row.child, "involvement"), row.child)
+    row = _involvement_to_change(session, caller, event)
+    if isinstance(row, WriteResult):
+        return row
     decision, child = _resolve(session, event, anchor=row)
     if event.practitioner is not None:
         _set_practitioner(row, event.practitioner)
@@ -175,12 +169,9 @@ def set_lead_professional(session: Session, caller: Caller, event: LeadProfessio
 @review.holds_for_review
 def remove_lead_professional(session: Session, caller: Caller, event: LeadProfessionalRemoved) -> WriteResult:
     """Clear the involvement's lead-professional flag."""
-    access.require(caller, Right.write_involvements)
-    if done := _already_answered(session, event.event_id):
-        return done
-    row = _existing_involvement(session, event.source_system, event.local_reference)
-    if _is_stale(event, row.last_occurred_at):
-        return _answer(session, caller, event, WriteOutcome.stale, _matched(row.child, "involvement"), row.child)
+    row = _involvement_to_change(session, caller, event)
+    if isinstance(row, WriteResult):
+        return row
     decision, child = _resolve(session, event, anchor=row)
     row.lead_professional = False
     row.last_occurred_at = utc(event.occurred_at)
@@ -415,6 +406,21 @@ def _answer(
         reason_code=reason,
         directory_id=child.directory_id,
     )
+
+
+def _involvement_to_change(session: Session, caller: Caller, event: EventBase) -> InvolvementRow | WriteResult:
+    """What every write to an existing involvement checks first: the right, a resent event,
+    that the involvement exists (Fault NoSuchInvolvement) and that the event is not stale.
+
+    Returns the involvement to change, or the answer to give without changing anything.
+    """
+    access.require(caller, Right.write_involvements)
+    if done := _already_answered(session, event.event_id):
+        return done
+    row = _existing_involvement(session, event.source_system, event.local_reference)  # type: ignore[attr-defined]
+    if _is_stale(event, row.last_occurred_at):
+        return _answer(session, caller, event, WriteOutcome.stale, _matched(row.child, "involvement"), row.child)
+    return row
 
 
 # --- helpers: identity ----------------------------------------------------------------
