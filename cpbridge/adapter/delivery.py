@@ -23,7 +23,6 @@ Logs carry ids and fault codes only: a fault's message can quote personal data.
 from __future__ import annotations
 
 import random
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -35,6 +34,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from .background import BackgroundLoop
 from .directory_client import DeliveryError, DirectoryClient
 from .outbox import Claimed, Outbox, as_utc
 
@@ -50,7 +50,7 @@ def backoff_delay(attempts: int, initial: float, maximum: float) -> float:
     return random.uniform(base / 2, base)
 
 
-class DeliveryWorker:
+class DeliveryWorker(BackgroundLoop):
     def __init__(
         self,
         outbox: Outbox,
@@ -73,8 +73,7 @@ class DeliveryWorker:
         self.backoff_max = backoff_max
         self.quick_retries = quick_retries
         self.metrics = metrics
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(poll_interval)
 
     # --- one pass -------------------------------------------------------------------
 
@@ -92,7 +91,7 @@ class DeliveryWorker:
         batch = self.outbox.claim(self.batch_size)
         done = 0
         for i, row in enumerate(batch):
-            if self._stop.is_set():  # shutting down: give the rest back for the next start
+            if self.stopping:  # shutting down: give the rest back for the next start
                 for rest in batch[i:]:
                     self.outbox.release(rest)
                 break
@@ -182,29 +181,7 @@ class DeliveryWorker:
 
     # --- background thread ------------------------------------------------------------
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception as exc:  # database briefly unavailable, etc.
-                log.error("worker_pass_failed", error=type(exc).__name__)
-                worked = 0
-            if not worked:
-                self._stop.wait(self.poll_interval)
+    thread_name = "cpbridge-delivery"
 
-    @property
-    def alive(self) -> bool:
-        """False if the worker was started and its thread has died."""
-        return self._thread is None or self._thread.is_alive()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="cpbridge-delivery", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def tick(self) -> int:
+        return self.run_once()

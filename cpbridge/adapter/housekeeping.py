@@ -12,21 +12,22 @@ from datetime import timedelta
 
 import structlog
 
+from .background import BackgroundLoop
 from .outbox import Outbox
 
 log = structlog.get_logger("cpbridge.housekeeping")
 
 
-class Pruner:
-    """Deletes delivered and discarded rows older than ``retain`` every ``interval`` seconds."""
+class Pruner(BackgroundLoop):
+    """Deletes delivered and discarded rows older than ``retain`` every ``interval`` seconds (0: never)."""
+
+    thread_name = "cpbridge-prune"
 
     def __init__(self, outbox: Outbox, retain: timedelta, interval: float, metrics=None):
+        super().__init__(interval)
         self.outbox = outbox
         self.retain = retain
-        self.interval = interval
         self.metrics = metrics
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def prune_once(self) -> int:
         n = self.outbox.prune(self.retain)
@@ -35,24 +36,13 @@ class Pruner:
         log.info("pruned", rows=n, retain_days=self.retain.days)
         return n
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.prune_once()
-            except Exception as exc:  # the database may be briefly away; try again next time
-                log.error("prune_failed", error=type(exc).__name__)
+    def tick(self) -> bool:
+        self.prune_once()
+        return False
 
     def start(self) -> None:
-        if self.interval > 0 and self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="cpbridge-prune", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
+        if self.interval > 0:
+            super().start()
 
 
 class DirectoryProbe:

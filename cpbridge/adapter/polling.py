@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import threading
-
 import structlog
 
 from ..faults import Fault
 from ..systems import IntakeSource, LocalSystem
 from ..xmlsafe import parse_xml
+from .background import BackgroundLoop
 from .intake import Intake
 
 log = structlog.get_logger("cpbridge.polling")
 
 
-class SourcePoller:
+class SourcePoller(BackgroundLoop):
+    """Takes what every registered source holds, every ``interval`` seconds."""
+
+    thread_name = "cpbridge-sources"
+
     def __init__(self, intake: Intake, sources: list[tuple[LocalSystem, IntakeSource]], *, interval: float = 5.0):
+        super().__init__(interval)
         self.intake = intake
         self.sources = sources
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def poll_once(self) -> int:
         """Take everything waiting in every source; return how many messages were accepted."""
@@ -37,22 +38,10 @@ class SourcePoller:
                 accepted += 1
         return accepted
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception as exc:  # a folder briefly unreadable must not stop polling
-                log.error("poll_failed", error=type(exc).__name__)
-            self._stop.wait(self.interval)
+    def tick(self) -> bool:
+        self.poll_once()
+        return False  # wait for the next interval whatever was found
 
     def start(self) -> None:
-        if self.sources and self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="cpbridge-sources", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
+        if self.sources:
+            super().start()

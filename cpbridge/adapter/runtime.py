@@ -105,7 +105,7 @@ class AdapterRuntime:
     def stop(self) -> None:
         self.poller.stop()
         for worker in self.workers:
-            worker._stop.set()  # all stop together, then each is joined
+            worker.signal_stop()  # all stop together, then each is joined
         for worker in self.workers:
             worker.stop()
         self.pruner.stop()
