@@ -47,3 +47,30 @@ def test_builtin_plugins_load_through_the_entry_point_group():
     pm = make_plugin_manager()
     names = {name for name, _ in pm.list_name_plugin()}
     assert {"mapping", "ics"} <= names
+
+
+PUBLIC_API = {
+    "cpbridge",
+    "cpbridge.model",
+    "cpbridge.codes",
+    "cpbridge.identifiers",
+    "cpbridge.xmlsafe",
+    "cpbridge.sources",
+    "cpbridge.mapping",
+}
+
+
+def test_plugins_import_only_the_public_api():
+    import ast
+
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    offending = []
+    for path in plugins.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            offending += [f"{path.relative_to(plugins)}: {n}" for n in names if n.startswith("cpbridge") and n not in PUBLIC_API]
+    assert not offending, "plugins reach into cpbridge internals (see docs/hooks.md):\n" + "\n".join(offending)
