@@ -1,5 +1,6 @@
 """The management team's pages: alerts, shields (place, review, lift, reviews due),
-the matching review queue, audit review and subject-access reports.
+the matching review queue (:mod:`cpbridge.web.review_pages`), audit review and
+subject-access reports.
 
 Every page needs the ``management_team`` role and acts in it (reason
 ``brokering_contact``, or ``subject_access`` for a subject-access report). The
@@ -20,6 +21,7 @@ from cpbridge.faults import Fault
 
 from . import directory_calls
 from .directory_calls import ApiMissing
+from .review_pages import add_review_routes, open_queue
 
 MANAGER = ActorRole.management_team
 
@@ -52,10 +54,9 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
         c = caller(page)
         alerts, alerts_missing, _ = _try(lambda: directory_calls.open_alerts(page.db, c))
         due, due_missing, _ = _try(lambda: directory_calls.shields_due(page.db, c))
-        queue, queue_missing, _ = _try(lambda: directory_calls.review_queue(page.db, c))
         return link.render(
-            page, "manage/index.html", alerts=alerts, due=due, queue=queue,
-            missing=[m for m in (alerts_missing, due_missing, queue_missing) if m],
+            page, "manage/index.html", alerts=alerts, due=due, queue=open_queue(page, c),
+            missing=[m for m in (alerts_missing, due_missing) if m],
         )  # fmt: skip
 
     @app.get("/manage")
@@ -139,38 +140,9 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
 
         app.add_api_route(f"/manage/shields/{action}", shields_post, methods=["POST"], name=f"shields_{action}")
 
-    # --- matching review queue ---------------------------------------------------------------
+    # --- matching review queue (cpbridge.web.review_pages) ------------------------------------
 
-    def reviews_page(page, status: int = 200, done: str | None = None, fault: Fault | None = None) -> Response:
-        queue, missing, read_fault = _try(lambda: directory_calls.review_queue(page.db, caller(page)))
-        return link.render(
-            page, "manage/reviews.html", status, queue=queue or [], missing=missing, done=done, fault=fault or read_fault
-        )
-
-    def review_detail(page, item_id: int) -> Response:
-        item, missing, fault = _try(lambda: directory_calls.review_item(page.db, caller(page), item_id))
-        if fault:
-            return link.fault_page(page, fault)
-        return link.render(page, "manage/review_item.html", item=item, item_id=item_id, missing=missing)
-
-    def review_resolve(page, item_id: int) -> Response:
-        decision = page.form.get("decision", "")
-        _, _missing, fault = in_savepoint(page, lambda: directory_calls.resolve_review(page.db, caller(page), item_id, decision))
-        if fault:
-            return reviews_page(page, fault.http_status, fault=fault)
-        return reviews_page(page, done="The review is resolved")
-
-    @app.get("/manage/reviews")
-    async def reviews_get(request: Request) -> Response:
-        return await run(request, reviews_page, role=MANAGER)
-
-    @app.get("/manage/reviews/{item_id}")
-    async def review_get(request: Request, item_id: int) -> Response:
-        return await run(request, lambda p: review_detail(p, item_id), role=MANAGER)
-
-    @app.post("/manage/reviews/{item_id}")
-    async def review_post(request: Request, item_id: int) -> Response:
-        return await run(request, lambda p: review_resolve(p, item_id), role=MANAGER, form=await form_of(request))
+    add_review_routes(app, link, run, form_of)
 
     # --- audit review and subject access -----------------------------------------------------
 
