@@ -34,7 +34,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from cpbridge.codes import IdentifierScheme, MatchOutcome, ReasonCode, WriteOutcome
@@ -182,6 +182,8 @@ class MergeView:
     merged_at: datetime
     undone_by: str | None
     undone_at: datetime | None
+    #: The authority whose management team made the merge.
+    local_authority: str | None = None
 
 
 # --- holding ---------------------------------------------------------------------------------
@@ -381,7 +383,11 @@ def open_cases(
     _check_reader(caller)
     query = select(ReviewCase).where(ReviewCase.status == OPEN)
     if local_authority is not None:
-        query = query.where(ReviewCase.local_authority == local_authority)
+        # A case with no authority (no known postcode, a sender without one) would be in no
+        # queue at all: every authority's management team sees it until one resolves it.
+        query = query.where(
+            or_(ReviewCase.local_authority == local_authority, ReviewCase.local_authority.is_(None), ReviewCase.local_authority == "")
+        )
     out = []
     for case in session.scalars(query.order_by(ReviewCase.created_at, ReviewCase.id).limit(limit)):
         ident = ChildIdentity.model_validate_json(case.identity_json)
@@ -411,39 +417,61 @@ def _case(session: Session, case_id: int) -> ReviewCase:
     return case
 
 
-def _may_see_shielded(caller: Caller | None, case: ReviewCase) -> bool:
+def _may_see_behind(caller: Caller | None, local_authority: str | None) -> bool:
+    """Whether ``caller`` is of the management team of ``local_authority`` (a shield's or a case's)."""
     return (
         caller is not None
         and access.has_right(caller, Right.see_shielded_fields)
         and bool(caller.local_authority)
-        and caller.local_authority == case.local_authority
+        and caller.local_authority == local_authority
     )
 
 
+def _may_see_shielded(caller: Caller | None, case: ReviewCase) -> bool:
+    return _may_see_behind(caller, case.local_authority)
+
+
+def _shield_authorities(session: Session, child_ids: list[int]) -> dict[int, str]:
+    """child id -> the authority of its shield in force, for those of ``child_ids`` that are shielded."""
+    if not child_ids:
+        return {}
+    rows = session.execute(
+        select(ShieldRow.child_id, ShieldRow.local_authority).where(ShieldRow.child_id.in_(child_ids), ShieldRow.lifted_at.is_(None))
+    )
+    return dict(rows.all())
+
+
 _MASKED_FIELDS = {"postcode", "address"}
+#: The agreement level shown for a field withheld from the viewer.
+WITHHELD = "withheld"
 
 
 def case(session: Session, case_id: int, *, caller: Caller | None = None) -> CaseView:
     """One case with its identity, candidates (evidence per field) and held events.
 
-    A shielded candidate's postcode and address are masked unless ``caller`` is of
-    the shielding authority's management team (no caller: masked).
+    A shielded candidate's postcode and address — their values, and how well they agree
+    with the incoming ones, which would tell where the child lives — are withheld unless
+    ``caller`` is of the management team of the authority that placed *that* shield
+    (no caller: withheld).
     """
     _check_reader(caller)
     row = _case(session, case_id)
-    unmask = _may_see_shielded(caller, row)
-    children = {c.id: c for c in session.scalars(select(Child).where(Child.id.in_([c.child_id for c in row.candidates if c.child_id])))}
+    ids = [c.child_id for c in row.candidates if c.child_id]
+    children = {c.id: c for c in session.scalars(select(Child).where(Child.id.in_(ids)))}
+    shield_la = _shield_authorities(session, ids)
     cands = []
     for cand in row.candidates:
         child = children.get(cand.child_id) if cand.child_id else None
-        masked = cand.shielded and not unmask
+        shielded_now = cand.child_id in shield_la
+        masked = (shielded_now or cand.shielded) and not _may_see_behind(
+            caller, shield_la.get(cand.child_id, row.local_authority)
+        )
         evidence = tuple(
-            Evidence(
-                e["field"], e["level"], e["weight"], e["incoming"],
-                None if masked and e["field"] in _MASKED_FIELDS else e["candidate"],
-            )
+            Evidence(e["field"], WITHHELD, 0.0, e["incoming"], None)
+            if masked and e["field"] in _MASKED_FIELDS
+            else Evidence(e["field"], e["level"], e["weight"], e["incoming"], e["candidate"])
             for e in cand.evidence
-        )  # fmt: skip
+        )
         cands.append(
             CandidateView(
                 child_id=cand.child_id,
@@ -501,6 +529,8 @@ def _open_for(session: Session, caller: Caller, case_id: int) -> ReviewCase:
         raise Fault("InvalidRequest", f"review case {case_id} is already {row.status}", field="caseId")
     if row.shielded and not _may_see_shielded(caller, row):
         raise Fault("NotAuthorised", "this case involves a shielded record: only the shielding authority's management team may resolve it", field="caseId")
+    if row.local_authority and caller.local_authority != row.local_authority:
+        raise Fault("NotAuthorised", "this case is in another authority's review queue", field="caseId")
     return row
 
 
@@ -524,6 +554,8 @@ def resolve_link(session: Session, caller: Caller, case_id: int, child: str | in
     """The case's child is ``child`` (a directory ID): apply the held events to it."""
     row = _open_for(session, caller, case_id)
     target = _live_child(session, child, "child")
+    if target.id not in {c.child_id for c in row.candidates}:
+        raise Fault("InvalidRequest", "link the case only to one of its candidates (or create, or merge)", field="child")
     _check_shield_of(session, caller, target)
     return _finish(session, caller, row, LINKED, MatchDecision(MatchOutcome.matched, target.id, MatchReason.review_linked.value))
 
@@ -659,6 +691,7 @@ def merge_children(session: Session, caller: Caller, keep: str | int, merge: str
         case_id=case_id,
         undo={"moved": moved, "aliases_added": aliases_added, "leads_cleared": leads_cleared, "shield_moved": shield_moved},
         merged_by=caller.actor.user_id,
+        local_authority=caller.local_authority or None,
     )
     session.add(merge_row)
     session.flush()
@@ -677,6 +710,8 @@ def undo_merge(session: Session, caller: Caller, merge_id: int) -> MergeView:
         raise Fault("InvalidRequest", f"no merge {merge_id}", field="mergeId")
     if row.undone_at is not None:
         raise Fault("InvalidRequest", f"merge {merge_id} was already undone", field="mergeId")
+    if row.local_authority and caller.local_authority != row.local_authority:
+        raise Fault("NotAuthorised", "only the authority that made a merge may undo it", field="mergeId")
     kept, gone = session.get(Child, row.kept_child_id), session.get(Child, row.merged_child_id)
     assert kept is not None and gone is not None
     _check_shield_of(session, caller, kept)
@@ -705,9 +740,15 @@ def undo_merge(session: Session, caller: Caller, merge_id: int) -> MergeView:
     return _merge_view(row)
 
 
-def merges(session: Session, child: str | int | None = None) -> list[MergeView]:
-    """Merges, newest first (of one record, kept or merged, if given)."""
+def merges(
+    session: Session, child: str | int | None = None, *, local_authority: str | None = None, limit: int | None = None
+) -> list[MergeView]:
+    """Merges, newest first: of one record (kept or merged) if given, made by one authority if given."""
     query = select(ChildMerge).order_by(ChildMerge.merged_at.desc(), ChildMerge.id.desc())
+    if local_authority is not None:
+        query = query.where(ChildMerge.local_authority == local_authority)
+    if limit is not None:
+        query = query.limit(limit)
     if child is not None:
         if isinstance(child, int):
             c = session.get(Child, child)
@@ -732,6 +773,7 @@ def _merge_view(row: ChildMerge) -> MergeView:
         merged_directory_id=row.merged_directory_id,
         moved={t: len(ids) for t, ids in row.undo["moved"].items()},
         merged_by=row.merged_by,
+        local_authority=row.local_authority,
         merged_at=row.merged_at,
         undone_by=row.undone_by,
         undone_at=row.undone_at,

@@ -131,6 +131,8 @@ class ChildMerge(Base):
     #: {"moved": {table: [row ids]}, "aliases_added": [ids], "leads_cleared": [ids], "shield_moved": id|None}
     undo: Mapped[dict] = mapped_column(JSON)
     merged_by: Mapped[str] = mapped_column(String(40))
+    #: The authority whose management team merged (it alone may undo; listings are per authority).
+    local_authority: Mapped[str | None] = mapped_column(String(20), default=None)
     merged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     undone_by: Mapped[str | None] = mapped_column(String(40), default=None)
     undone_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)

@@ -168,7 +168,10 @@ def test_a_weak_match_to_a_shielded_record_is_reviewed_and_creates_no_visible_du
     # Only the shielding authority's team sees it unmasked and may resolve it.
     masked = run(sessions, review.case, case.id, caller=management(LEEDS))
     assert masked.candidates[0].masked and masked.candidates[0].postcode is None
-    assert all(e.candidate is None for e in masked.candidates[0].evidence if e.field in ("postcode", "address"))
+    withheld = [e for e in masked.candidates[0].evidence if e.field in ("postcode", "address")]
+    assert withheld and all(e.candidate is None for e in withheld)
+    # how well they agree would tell where the child lives: withheld too
+    assert {(e.level, e.weight) for e in withheld} == {(review.WITHHELD, 0.0)}
     with pytest.raises(Fault) as info:
         run(sessions, review.resolve_create, management(LEEDS), case.id)
     assert info.value.code == "NotAuthorised"
@@ -303,3 +306,51 @@ def test_review_merge_resolves_a_case(sessions):
     assert res.merge_id and res.directory_id == a.directory_id
     assert res.results[0].reason_code == "review_merged"
     assert len(read(sessions, a.directory_id).involvements) == 3
+
+
+# --- who may see and resolve what ------------------------------------------------------------
+
+
+def test_only_the_cases_authority_resolves_it_and_only_to_a_candidate(sessions):
+    a, b, _held, case_id = ambiguous(sessions)  # a Leeds case, nothing shielded
+    with pytest.raises(Fault) as info:
+        run(sessions, review.resolve_link, management(BRADFORD), case_id, a.directory_id)
+    assert info.value.code == "NotAuthorised"
+    stranger = apply(sessions, opened(identity("Maisie", "Clark", date(2011, 2, 2), nhs_number=nhs(), postcode="S1 2AB")))
+    with pytest.raises(Fault) as info:
+        run(sessions, review.resolve_link, management(), case_id, stranger.directory_id)
+    assert (info.value.code, info.value.field) == ("InvalidRequest", "child")
+    assert run(sessions, review.resolve_link, management(), case_id, a.directory_id).directory_id == a.directory_id
+
+
+def test_a_candidate_is_masked_by_its_own_shields_authority(sessions):
+    a, b, _held, case_id = ambiguous(sessions)  # a Leeds case
+    shield(sessions, b.directory_id, BRADFORD)  # one candidate shielded by another authority
+    view = run(sessions, review.case, case_id, caller=management(LEEDS))
+    by_id = {c.directory_id: c for c in view.candidates}
+    assert by_id[b.directory_id].masked and by_id[b.directory_id].postcode is None
+    assert not by_id[a.directory_id].masked
+    assert not {c.directory_id: c for c in run(sessions, review.case, case_id, caller=management(BRADFORD)).candidates}[
+        b.directory_id
+    ].masked
+
+
+def test_merges_are_listed_and_undone_only_by_the_authority_that_made_them(sessions):
+    number = nhs()
+    a = apply(sessions, opened(identity("Amelia", "Okafor", nhs_number=number)))
+    b = apply(sessions, opened(identity("Precious", "Okafor", date(2015, 3, 4), postcode="LS9 6QT", local=("ecaf", "E-9")), source="ecaf"))
+    view = run(sessions, review.merge_children, management(LEEDS), a.directory_id, b.directory_id)
+    assert [m.id for m in run(sessions, review.merges, local_authority=LEEDS)] == [view.id]
+    assert run(sessions, review.merges, local_authority=BRADFORD) == []
+    with pytest.raises(Fault) as info:
+        run(sessions, review.undo_merge, management(BRADFORD), view.id)
+    assert info.value.code == "NotAuthorised"
+    assert run(sessions, review.undo_merge, management(LEEDS), view.id).undone_at is not None
+
+
+def test_a_case_with_no_authority_is_in_every_authoritys_queue(sessions):
+    _a, _b, _held, case_id = ambiguous(sessions)
+    with sessions.begin() as s:
+        s.get(ReviewCase, case_id).local_authority = None
+    assert [c.id for c in run(sessions, review.open_cases, BRADFORD, caller=management(BRADFORD))] == [case_id]
+    assert [c.id for c in run(sessions, review.open_cases, LEEDS, caller=management(LEEDS))] == [case_id]
