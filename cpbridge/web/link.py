@@ -34,7 +34,6 @@ from cpbridge.faults import Fault
 from cpbridge.settings import Settings
 
 from . import directory_calls, forms
-from .directory_calls import ApiMissing
 from .security import SecurityHeaders
 from .sessions import ANONYMOUS, PASSWORD_DONE, SIGNED_IN, SessionStore, Visit
 from .templating import Templates
@@ -252,12 +251,9 @@ class WebLink:
             return self.override_form(page, handle, errors, 400)
         directory_id, purpose = target
         caller = page.caller(purpose, ActorRole.shield_override)
-        try:
-            record, fault = self.directory(
-                page, caller, "ReadChild", lambda: directory_calls.read_child(page.db, caller, directory_id=directory_id, override=reason)
-            )
-        except ApiMissing as missing:
-            return self.render(page, "error.html", 501, title="Override is not available yet", kind="missing", missing=str(missing))
+        record, fault = self.directory(
+            page, caller, "ReadChild", lambda: directory_calls.read_child(page.db, caller, directory_id=directory_id, override=reason)
+        )
         if fault is not None:
             return self.fault_page(page, fault)
         # Rendered in the POST's response and never stored: the override lasts this one viewing.

@@ -4,14 +4,14 @@ subject-access reports.
 
 Every page needs the ``management_team`` role and acts in it (reason
 ``brokering_contact``, or ``subject_access`` for a subject-access report). The
-pages call the other directory modules through :mod:`cpbridge.web.directory_calls`;
-a module that is not installed yet is shown as "not available", naming the API.
-Directory IDs travel in POSTed forms, never in URLs.
+pages call the directory through :mod:`cpbridge.web.directory_calls`; a refusal (a
+directory Fault) is shown on the page. Directory IDs travel in POSTed forms, never in URLs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -20,20 +20,19 @@ from cpbridge.codes import ActorRole, ReasonCode
 from cpbridge.faults import Fault
 
 from . import directory_calls
-from .directory_calls import ApiMissing
 from .review_pages import add_review_routes, open_queue
 
 MANAGER = ActorRole.management_team
 
+T = TypeVar("T")
 
-def _try(call: Callable[[], object]) -> tuple[object | None, str | None, Fault | None]:
-    """(result, missing API, fault) of a management call."""
+
+def _attempt(call: Callable[[], T]) -> tuple[T | None, Fault | None]:
+    """(result, None) of a management call, or (None, the Fault) when the directory refuses it."""
     try:
-        return call(), None, None
-    except ApiMissing as missing:
-        return None, str(missing), None
+        return call(), None
     except Fault as fault:
-        return None, None, fault
+        return None, fault
 
 
 def add_management_routes(app: FastAPI, link, run, form_of) -> None:
@@ -46,18 +45,15 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
             with page.db.begin_nested():
                 return fn()
 
-        return _try(call)
+        return _attempt(call)
 
     # --- dashboard -------------------------------------------------------------------------
 
     def dashboard(page) -> Response:
         c = caller(page)
-        alerts, alerts_missing, _ = _try(lambda: directory_calls.open_alerts(page.db, c))
-        due, due_missing, _ = _try(lambda: directory_calls.shields_due(page.db, c))
-        return link.render(
-            page, "manage/index.html", alerts=alerts, due=due, queue=open_queue(page, c),
-            missing=[m for m in (alerts_missing, due_missing) if m],
-        )  # fmt: skip
+        alerts, _ = _attempt(lambda: directory_calls.open_alerts(page.db, c))
+        due, _ = _attempt(lambda: directory_calls.shields_due(page.db, c))
+        return link.render(page, "manage/index.html", alerts=alerts, due=due, queue=open_queue(page, c))
 
     @app.get("/manage")
     async def manage_home(request: Request) -> Response:
@@ -66,16 +62,14 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
     # --- alerts ------------------------------------------------------------------------------
 
     def alerts_page(page, status: int = 200, fault: Fault | None = None, done: str | None = None) -> Response:
-        alerts, missing, read_fault = _try(lambda: directory_calls.open_alerts(page.db, caller(page)))
-        return link.render(
-            page, "manage/alerts.html", status, alerts=alerts or [], missing=missing, fault=fault or read_fault, done=done
-        )
+        alerts, read_fault = _attempt(lambda: directory_calls.open_alerts(page.db, caller(page)))
+        return link.render(page, "manage/alerts.html", status, alerts=alerts or [], fault=fault or read_fault, done=done)
 
     def acknowledge(page) -> Response:
         raw = page.form.get("alert_id", "")
         if not raw.isdigit():
             return alerts_page(page, 400, Fault("InvalidRequest", "choose an alert", field="alertId"))
-        _, _missing, fault = in_savepoint(page, lambda: directory_calls.acknowledge_alert(page.db, caller(page), int(raw)))
+        _, fault = in_savepoint(page, lambda: directory_calls.acknowledge_alert(page.db, caller(page), int(raw)))
         if fault:
             return alerts_page(page, fault.http_status, fault)
         return alerts_page(page, done="The alert is marked as checked")
@@ -92,14 +86,11 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
 
     def shields_page(page, status: int = 200, errors: dict[str, str] | None = None, done: str | None = None) -> Response:
         c = caller(page)
-        active, missing, fault = _try(lambda: directory_calls.shields(page.db, c))
-        due, _, _ = _try(lambda: directory_calls.shields_due(page.db, c))
-        reasons, _, _ = _try(directory_calls.shield_reasons)
-        lift_reasons, _, _ = _try(directory_calls.lift_reasons)
+        active, fault = _attempt(lambda: directory_calls.shields_in_force(page.db, c))
+        due, _ = _attempt(lambda: directory_calls.shields_due(page.db, c))
         return link.render(
-            page, "manage/shields.html", status, active=active or [], due=due or [], reasons=reasons or [],
-            lift_reasons=lift_reasons or [], missing=missing, fault=fault, errors=errors or {}, done=done,
-            values=page.form,
+            page, "manage/shields.html", status, active=active or [], due=due or [], reasons=directory_calls.shield_reasons(),
+            lift_reasons=directory_calls.lift_reasons(), fault=fault, errors=errors or {}, done=done, values=page.form,
         )  # fmt: skip
 
     def shield_action(action: str):
@@ -119,11 +110,9 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
                 "review": lambda: directory_calls.review_shield(page.db, c, directory_id),
                 "lift": lambda: directory_calls.lift_shield(page.db, c, directory_id, reason),
             }
-            _, missing, fault = in_savepoint(page, calls[action])
+            _, fault = in_savepoint(page, calls[action])
             if fault:
                 return shields_page(page, fault.http_status, {"directory_id": fault.message})
-            if missing:
-                return shields_page(page, 501)
             done = {"place": "The shield is placed", "review": "The review is recorded", "lift": "The shield is lifted"}
             return shields_page(page, done=f"{done[action]} for {directory_id}")
 
@@ -149,10 +138,8 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
     def audit_page(page, status: int = 200) -> Response:
         raw = page.form.get("days", "7")
         days = int(raw) if raw in ("1", "7", "30", "90") else 7
-        findings, missing, fault = _try(lambda: directory_calls.audit_findings(page.db, caller(page), days))
-        return link.render(
-            page, "manage/audit.html", status, findings=findings or [], missing=missing, fault=fault, days=days
-        )
+        findings, fault = _attempt(lambda: directory_calls.audit_findings(page.db, caller(page), days))
+        return link.render(page, "manage/audit.html", status, findings=findings or [], fault=fault, days=days)
 
     @app.get("/manage/audit")
     async def audit_get(request: Request) -> Response:
@@ -164,21 +151,20 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
 
     def subject_access_page(page) -> Response:
         directory_id = (page.form.get("directory_id") or "").strip().upper()
-        report = text = missing = fault = None
+        report = text = None
         errors = {}
         if page.request.method == "POST":
             if not directory_id:
                 errors["directory_id"] = "Enter the child's directory ID"
             else:
                 c = caller(page, ReasonCode.subject_access)
-                result, missing, fault = in_savepoint(page, lambda: directory_calls.subject_access(page.db, c, directory_id))
+                result, fault = in_savepoint(page, lambda: directory_calls.subject_access_report(page.db, c, directory_id))
                 if result:
                     report, text = result
                 if fault:
                     errors["directory_id"] = fault.message
         return link.render(
-            page, "manage/subject_access.html", 400 if errors else 200, report=report, text=text, missing=missing, errors=errors,
-            values=page.form,
+            page, "manage/subject_access.html", 400 if errors else 200, report=report, text=text, errors=errors, values=page.form,
         )  # fmt: skip
 
     @app.get("/manage/subject-access")
