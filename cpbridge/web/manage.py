@@ -40,12 +40,17 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
     def caller(page, reason: ReasonCode = ReasonCode.brokering_contact):
         return page.caller(reason, MANAGER)
 
-    def in_savepoint(page, fn):
+    def in_savepoint(page, operation: str, fn, reason: ReasonCode = ReasonCode.brokering_contact):
+        """Run a management action in a savepoint; a refusal rolls it back and is audited as one."""
+
         def call():
             with page.db.begin_nested():
                 return fn()
 
-        return _attempt(call)
+        result, fault = _attempt(call)
+        if fault is not None:
+            directory_calls.audit_refusal_in(page.db, caller(page, reason), operation, fault)
+        return result, fault
 
     # --- dashboard -------------------------------------------------------------------------
 
@@ -69,7 +74,7 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
         raw = page.form.get("alert_id", "")
         if not raw.isdigit():
             return alerts_page(page, 400, Fault("InvalidRequest", "choose an alert", field="alertId"))
-        _, fault = in_savepoint(page, lambda: directory_calls.acknowledge_alert(page.db, caller(page), int(raw)))
+        _, fault = in_savepoint(page, "AcknowledgeAlert", lambda: directory_calls.acknowledge_alert(page.db, caller(page), int(raw)))
         if fault:
             return alerts_page(page, fault.http_status, fault)
         return alerts_page(page, done="The alert is marked as checked")
@@ -110,7 +115,7 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
                 "review": lambda: directory_calls.review_shield(page.db, c, directory_id),
                 "lift": lambda: directory_calls.lift_shield(page.db, c, directory_id, reason),
             }
-            _, fault = in_savepoint(page, calls[action])
+            _, fault = in_savepoint(page, f"{action.capitalize()}Shield", calls[action])
             if fault:
                 return shields_page(page, fault.http_status, {"directory_id": fault.message})
             done = {"place": "The shield is placed", "review": "The review is recorded", "lift": "The shield is lifted"}
@@ -151,20 +156,23 @@ def add_management_routes(app: FastAPI, link, run, form_of) -> None:
 
     def subject_access_page(page) -> Response:
         directory_id = (page.form.get("directory_id") or "").strip().upper()
-        report = text = None
+        report = text = fault = None
         errors = {}
         if page.request.method == "POST":
             if not directory_id:
                 errors["directory_id"] = "Enter the child's directory ID"
             else:
                 c = caller(page, ReasonCode.subject_access)
-                result, fault = in_savepoint(page, lambda: directory_calls.subject_access_report(page.db, c, directory_id))
+                result, fault = in_savepoint(
+                    page, "SubjectAccess", lambda: directory_calls.subject_access_report(page.db, c, directory_id), ReasonCode.subject_access
+                )
                 if result:
                     report, text = result
                 if fault:
                     errors["directory_id"] = fault.message
+        status = (fault.http_status if fault else 400) if errors else 200
         return link.render(
-            page, "manage/subject_access.html", 400 if errors else 200, report=report, text=text, errors=errors, values=page.form,
+            page, "manage/subject_access.html", status, report=report, text=text, errors=errors, values=page.form,
         )  # fmt: skip
 
     @app.get("/manage/subject-access")

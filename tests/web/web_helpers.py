@@ -192,11 +192,13 @@ def shield(sessions: sessionmaker[Session], directory_id: str, user: str = "mgr-
         shields.place(db, manager, directory_id, "domestic_violence")
 
 
-def add_user(sessions: sessionmaker[Session], user_id: str, roles: list[str], name: str = "Pat Jones") -> str:
+def add_user(
+    sessions: sessionmaker[Session], user_id: str, roles: list[str], name: str = "Pat Jones", local_authority: str = LA
+) -> str:
     """Create an account; returns its TOTP secret."""
     with sessions.begin() as db:
         account, _uri = accounts.add_account(
-            db, user_id=user_id, name=name, organisation=ORG, local_authority=LA, roles=roles, password=PASSWORD, pin=PIN
+            db, user_id=user_id, name=name, organisation=ORG, local_authority=local_authority, roles=roles, password=PASSWORD, pin=PIN
         )
         return account.totp_secret
 
