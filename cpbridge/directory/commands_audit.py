@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from cpbridge.clitools import group, has_group
 from cpbridge.codes import ActorRole, ReasonCode
 from cpbridge.faults import Fault
 from cpbridge.model import Actor
@@ -36,11 +37,11 @@ err = Console(stderr=True)
 
 def register(app: typer.Typer) -> None:
     """Add the ``audit`` sub-app and the ``directory sweep|extend|extract`` commands to ``app``."""
-    if any(group.name == "audit" for group in app.registered_groups):
+    if has_group(app, "audit"):
         return  # already registered
     audit_app = typer.Typer(help="The access audit trail: verify, review, subject access.", no_args_is_help=True)
     app.add_typer(audit_app, name="audit")
-    directory_app = _sub_app(app, "directory")
+    directory_app = group(app, "directory", help="The reference directory service.")
 
     audit_app.command("verify")(verify)
     audit_app.command("anchor")(anchor)
@@ -49,15 +50,6 @@ def register(app: typer.Typer) -> None:
     directory_app.command("sweep")(sweep)
     directory_app.command("extend")(extend)
     directory_app.command("extract")(extract)
-
-
-def _sub_app(app: typer.Typer, name: str) -> typer.Typer:
-    for group in app.registered_groups:
-        if group.name == name and group.typer_instance is not None:
-            return group.typer_instance
-    sub = typer.Typer(no_args_is_help=True)
-    app.add_typer(sub, name=name)
-    return sub
 
 
 # --- plumbing ----------------------------------------------------------------------------

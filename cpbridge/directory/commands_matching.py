@@ -21,6 +21,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cpbridge.clitools import group, has_group
+
 console = Console()
 
 USER = typer.Option("cli", "--user", help="The management-team member's user id (recorded on the decision)")
@@ -47,11 +49,8 @@ def _print_resolution(res) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``review`` to the root app's ``directory`` sub-app (once)."""
-    directory = next((g.typer_instance for g in app.registered_groups if g.name == "directory"), None)
-    if directory is None:
-        directory = typer.Typer(help="The reference directory service.", no_args_is_help=True)
-        app.add_typer(directory, name="directory")
-    if any(g.name == "review" for g in directory.registered_groups):
+    directory = group(app, "directory", help="The reference directory service.")
+    if has_group(directory, "review"):
         return
     review_app = typer.Typer(help="The identity-matching review queue (management team).", no_args_is_help=True)
     directory.add_typer(review_app, name="review")

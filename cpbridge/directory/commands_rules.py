@@ -19,6 +19,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from cpbridge.clitools import group, has_group
 from cpbridge.codes import ActorRole, ReasonCode
 from cpbridge.faults import Fault
 from cpbridge.model import Actor
@@ -81,11 +82,8 @@ def _print(views) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``shields`` to the root app's ``directory`` sub-app (once)."""
-    directory = next((g.typer_instance for g in app.registered_groups if g.name == "directory"), None)
-    if directory is None:
-        directory = typer.Typer(help="The reference directory service.", no_args_is_help=True)
-        app.add_typer(directory, name="directory")
-    if any(g.name == "shields" for g in directory.registered_groups):
+    directory = group(app, "directory", help="The reference directory service.")
+    if has_group(directory, "shields"):
         return
     shields_app = typer.Typer(help="Place, review, lift and list shields (management team).", no_args_is_help=True)
     directory.add_typer(shields_app, name="shields")

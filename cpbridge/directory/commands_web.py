@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import typer
 
+from cpbridge.clitools import group, has_group
 from cpbridge.settings import load_settings
 
 from . import accounts
@@ -111,11 +112,8 @@ def reset_totp(user_id: str = typer.Argument(...)) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``users`` under the root app's ``directory`` group (created if missing)."""
-    directory = next((g.typer_instance for g in app.registered_groups if g.name == "directory"), None)
-    if directory is None:
-        directory = typer.Typer(help="The reference directory service.", no_args_is_help=True)
-        app.add_typer(directory, name="directory")
-    if not any(g.name == "users" for g in directory.registered_groups):
+    directory = group(app, "directory", help="The reference directory service.")
+    if not has_group(directory, "users"):
         directory.add_typer(users_app, name="users")
 
 
