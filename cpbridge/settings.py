@@ -107,6 +107,9 @@ class AdapterSettings(BaseModel):
     batch_size: int = 20
     #: Delivery threads per adapter process (one slow call then holds up only its own batch).
     delivery_workers: int = 2
+    #: How often to ask the directory again about events it holds for identity review, so the
+    #: local system learns the final outcome (seconds; 0 turns it off).
+    review_follow_up_seconds: float = 600.0
 
 
 class Settings(BaseSettings):

@@ -13,6 +13,7 @@ from datetime import timedelta
 import structlog
 
 from .background import BackgroundLoop
+from .directory_client import DeliveryError
 from .outbox import Outbox
 
 log = structlog.get_logger("cpbridge.housekeeping")
@@ -38,6 +39,50 @@ class Pruner(BackgroundLoop):
 
     def tick(self) -> bool:
         self.prune_once()
+        return False
+
+    def start(self) -> None:
+        if self.interval > 0:
+            super().start()
+
+
+class ReviewFollowUp(BackgroundLoop):
+    """Asks again, every ``interval`` seconds, about events the directory holds for identity review.
+
+    Sending a held event again is safe: the directory answers a known event id as a
+    ``duplicate`` and changes nothing — with the held outcome while the case is open,
+    and with the outcome it was applied with once the management team has decided. The
+    final outcome (matched child, directory ID, reason code) then reaches the local
+    system through GetStatus like any other.
+    """
+
+    thread_name = "cpbridge-review-follow-up"
+
+    def __init__(self, outbox: Outbox, client, interval: float, batch: int = 50):
+        super().__init__(interval)
+        self.outbox = outbox
+        self.client = client
+        self.batch = batch
+
+    def follow_up_once(self) -> int:
+        """Ask about each held event once; return how many were settled (no longer held)."""
+        settled = 0
+        for row_id, operation, system, payload in self.outbox.awaiting_review(self.batch):
+            try:
+                result = self.client.apply(operation, payload)
+            except DeliveryError as err:
+                log.info("review_follow_up_failed", system=system, code=err.code)
+                if err.code == "Unavailable":
+                    break
+                continue
+            if result.match_outcome.value != "review":  # a duplicate answer still says "review" while held
+                self.outbox.review_settled(row_id, result)
+                settled += 1
+                log.info("review_settled", system=system, event_id=payload.get("eventId"), match=result.match_outcome.value)
+        return settled
+
+    def tick(self) -> bool:
+        self.follow_up_once()
         return False
 
     def start(self) -> None:

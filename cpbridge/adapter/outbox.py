@@ -335,6 +335,30 @@ class Outbox:
             error_code=None,
         )
 
+    def awaiting_review(self, limit: int = 50) -> list[tuple[int, str, str, dict]]:
+        """Delivered rows the directory is holding for identity review: (id, operation, system, payload)."""
+        with self.sessions() as s:
+            rows = s.execute(
+                select(OutboxEvent.id, OutboxEvent.operation, OutboxEvent.system_id, OutboxEvent.payload, OutboxEvent.outcome)
+                .where(OutboxEvent.status == "delivered", OutboxEvent.outcome.like('%"queued_for_review"%'))
+                .order_by(OutboxEvent.id)
+                .limit(limit)
+            ).all()
+        return [(i, op, system, json.loads(payload)) for i, op, system, payload, outcome in rows
+                if json.loads(outcome or "{}").get("outcome") == "queued_for_review"]  # fmt: skip
+
+    def review_settled(self, row_id: int, result: WriteResult) -> bool:
+        """Record the outcome a held event got once the management team decided (final or still held)."""
+        with self.sessions() as s:
+            n = s.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == row_id, OutboxEvent.status == "delivered")
+                .values(outcome=json.dumps(result.wire()))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            s.commit()
+        return bool(n)
+
     def retry_later(self, row: Claimed | int, code: str, error: str, delay_seconds: float, *, token: str | None = None) -> bool:
         """One attempt failed in a way a later one may not: try again after ``delay_seconds``."""
         return self._finish(

@@ -15,7 +15,7 @@ from ..systems import LocalSystem
 from .delivery import DeliveryWorker
 from .directory_client import DirectoryClient
 from .host import Host
-from .housekeeping import DirectoryProbe, Pruner
+from .housekeeping import DirectoryProbe, Pruner, ReviewFollowUp
 from .intake import Intake
 from .metrics import AdapterMetrics
 from .outbox import Outbox
@@ -54,6 +54,7 @@ class AdapterRuntime:
         self.pruner = Pruner(
             self.outbox, timedelta(days=cfg.retain_delivered_days), cfg.prune_interval_seconds, self.metrics
         )
+        self.review_follow_up = ReviewFollowUp(self.outbox, self.client, cfg.review_follow_up_seconds)
         self.probe = DirectoryProbe(self.client.ping, metrics=self.metrics)
         self.intake = Intake(self.host, self.outbox, self.client, self.metrics)
         sources = [
@@ -101,6 +102,7 @@ class AdapterRuntime:
             worker.start()
         self.poller.start()
         self.pruner.start()
+        self.review_follow_up.start()
 
     def stop(self) -> None:
         self.poller.stop()
@@ -109,6 +111,7 @@ class AdapterRuntime:
         for worker in self.workers:
             worker.stop()
         self.pruner.stop()
+        self.review_follow_up.stop()
 
     def close(self) -> None:
         self.stop()
