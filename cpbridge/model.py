@@ -12,7 +12,7 @@ XSD uses the aliases), e.g. ``given_names`` <-> ``givenNames``.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Literal, Union
 
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -235,6 +236,20 @@ class EventBase(Model):
     source_system: SystemId
     occurred_at: datetime
     child: ChildIdentity
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime) -> datetime:
+        """Refuse times before 1900 or more than a day ahead: a far-future time would make every
+        later update look stale, and extreme ones cannot be converted to UTC."""
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        try:
+            utc_value = aware.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("occurredAt is outside the range of dates that can be recorded") from None
+        if utc_value.year < 1900 or utc_value > datetime.now(timezone.utc) + timedelta(days=1):
+            raise ValueError("occurredAt must be after 1900 and not more than a day in the future")
+        return value
 
     @property
     def child_key(self) -> str:

@@ -177,7 +177,7 @@ def verify_username_token(
         if not token.nonce or not token.created:
             raise Fault("NotAuthenticated", "a password digest needs a Nonce and a Created time")
         expected = password_digest(token.nonce, token.created, secret)
-        if not hmac.compare_digest(expected, token.password):
+        if not hmac.compare_digest(expected.encode(), token.password.encode()):
             raise Fault("NotAuthenticated", "wrong user name or password")
     else:
         if require_digest:

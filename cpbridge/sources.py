@@ -71,6 +71,10 @@ class FolderSource(IntakeSource):
                 (self.folder / "rejected" / f"{path.name}.error").write_text(f"{type(exc).__name__}: {exc}\n")
                 self._move(path, "rejected")
                 continue
+            except Exception as exc:  # a splitter bug on a strange file must not block the folder
+                (self.folder / "rejected" / f"{path.name}.error").write_text(f"{type(exc).__name__}: could not be read\n")
+                self._move(path, "rejected")
+                continue
             if problems:
                 (self.folder / "done" / f"{path.name}.rejected.txt").write_text("\n".join(problems) + "\n")
             self._move(path, "done")

@@ -66,20 +66,31 @@ class ReviewFollowUp(BackgroundLoop):
 
     def follow_up_once(self) -> int:
         """Ask about each held event once; return how many were settled (no longer held)."""
+        settled, after = 0, 0
+        while page := self.outbox.awaiting_review(self.batch, after_id=after):
+            after = page[-1][0]
+            done, stop = self._ask(page)
+            settled += done
+            if stop:
+                break
+        return settled
+
+    def _ask(self, page) -> tuple[int, bool]:
+        """Ask about one page of held rows: (how many settled, whether the directory is away)."""
         settled = 0
-        for row_id, operation, system, payload in self.outbox.awaiting_review(self.batch):
+        for row_id, operation, system, payload in page:
             try:
                 result = self.client.apply(operation, payload)
             except DeliveryError as err:
                 log.info("review_follow_up_failed", system=system, code=err.code)
                 if err.code == "Unavailable":
-                    break
+                    return settled, True
                 continue
             if result.match_outcome.value != "review":  # a duplicate answer still says "review" while held
                 self.outbox.review_settled(row_id, result)
                 settled += 1
                 log.info("review_settled", system=system, event_id=payload.get("eventId"), match=result.match_outcome.value)
-        return settled
+        return settled, False
 
     def tick(self) -> bool:
         self.follow_up_once()

@@ -8,6 +8,7 @@ is kept.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
 import structlog
@@ -26,7 +27,9 @@ log = structlog.get_logger("cpbridge.intake")
 
 def content_id(root: etree._Element) -> str:
     """A message id from the content itself (for systems that send none): a resend dedupes."""
-    return "sha256:" + hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest()[:40]
+    # Exclusive c14n of a detached copy: the same message digests the same whether it came bare
+    # or inside a SOAP envelope, whatever namespaces that envelope happened to declare.
+    return "sha256:" + hashlib.sha256(etree.tostring(copy.deepcopy(root), method="c14n", exclusive=True)).hexdigest()[:40]
 
 
 def _a(tag: str) -> str:

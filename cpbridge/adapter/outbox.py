@@ -58,6 +58,8 @@ from ..model import EventBase, WriteResult
 from .tables import Message, OutboxEvent
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: How a stored outcome of an event held for identity review reads (JSON text).
+HELD_PATTERN = '%"queued_for_review"%'
 STATUSES = ("pending", "delivered", "dead", "discarded")
 #: Key of the PostgreSQL advisory lock that serialises claims (any constant bigint).
 CLAIM_LOCK_KEY = 0x63706272_6964  # "cpbrid"
@@ -335,12 +337,13 @@ class Outbox:
             error_code=None,
         )
 
-    def awaiting_review(self, limit: int = 50) -> list[tuple[int, str, str, dict]]:
-        """Delivered rows the directory is holding for identity review: (id, operation, system, payload)."""
+    def awaiting_review(self, limit: int = 50, *, after_id: int = 0) -> list[tuple[int, str, str, dict]]:
+        """Delivered rows the directory is holding for identity review, by id after ``after_id``:
+        (id, operation, system, payload)."""
         with self.sessions() as s:
             rows = s.execute(
                 select(OutboxEvent.id, OutboxEvent.operation, OutboxEvent.system_id, OutboxEvent.payload, OutboxEvent.outcome)
-                .where(OutboxEvent.status == "delivered", OutboxEvent.outcome.like('%"queued_for_review"%'))
+                .where(OutboxEvent.status == "delivered", OutboxEvent.outcome.like(HELD_PATTERN), OutboxEvent.id > after_id)
                 .order_by(OutboxEvent.id)
                 .limit(limit)
             ).all()
@@ -410,13 +413,19 @@ class Outbox:
         return n
 
     def prune(self, older_than: timedelta) -> int:
-        """Delete delivered and discarded rows (and messages left with no rows) older than ``older_than``."""
+        """Delete delivered and discarded rows (and messages left with no rows) older than ``older_than``.
+
+        Rows the directory still holds for identity review are kept: the local system has
+        not heard their final outcome yet (see :class:`~cpbridge.adapter.housekeeping.ReviewFollowUp`).
+        """
         cutoff = utcnow() - older_than
         with self.sessions() as s:
             done = OutboxEvent.status.in_(("delivered", "discarded"))
+            held = OutboxEvent.outcome.like(HELD_PATTERN)
             n = s.execute(
                 delete(OutboxEvent).where(
                     done,
+                    or_(OutboxEvent.outcome.is_(None), ~held),
                     or_(
                         OutboxEvent.delivered_at < cutoff,
                         and_(OutboxEvent.delivered_at.is_(None), OutboxEvent.created_at < cutoff),

@@ -93,7 +93,7 @@ class AdapterRuntime:
             user, _, secret = base64.b64decode(header[6:]).decode().partition(":")
         except ValueError:
             raise Fault("NotAuthenticated", "malformed Basic credentials") from None
-        if not (hmac.compare_digest(user, creds[0]) and hmac.compare_digest(secret, creds[1])):
+        if not (hmac.compare_digest(user.encode(), creds[0].encode()) and hmac.compare_digest(secret.encode(), creds[1].encode())):
             raise Fault("NotAuthenticated", "wrong user name or password")
 
     def start(self) -> None:

@@ -56,7 +56,7 @@ def _batch_header(path: Path, root: etree._Element) -> tuple[str, int]:
     if root.tag != BATCH_TAG:
         raise Fault(
             "UnknownMessageType",
-            f"{path.name}: expected a Keystone NightlyReturn ({{{NS}}}NightlyReturn), found <{etree.QName(root).text}>",
+            f"{path.name}: expected a Keystone NightlyReturn ({{{NS}}}NightlyReturn), found <{root.tag}>",
         )
     batch_id = (root.get("batchId") or "").strip()
     if not batch_id:

@@ -218,3 +218,12 @@ def test_a_record_without_message_id_is_numbered(tmp_path):
     path = tmp_path / "n.xml"
     path.write_bytes(_batch([_record("", "ORD-1"), _record("", "ORD-2")]))
     assert [mid for mid, _ in split_nightly_return(path, "d")] == ["KYJ-BRD-NR-TEST:#1", "KYJ-BRD-NR-TEST:#2"]
+
+
+def test_a_poison_file_does_not_block_the_files_after_it(system, intake, tmp_path):
+    drop = tmp_path / "drop"
+    poller = _poller(system, intake)
+    (drop / "a_poison.xml").write_bytes(b'<ks:NightlyReturn batchId="B1" recordCount="0"/>')  # prefix never declared
+    shutil.copy(BATCH, drop / "b_good.xml")
+    assert poller.poll_once() == 3  # the good file behind it is taken in the same pass
+    assert (drop / "rejected" / "a_poison.xml").exists() and (drop / "done" / "b_good.xml").exists()
