@@ -131,9 +131,17 @@ def create_app(runtime: AdapterRuntime, *, start_worker: bool = True) -> FastAPI
         return Response(etree.tostring(answer, xml_declaration=True, encoding="utf-8"), media_type=XML)
 
     @app.get("/systems/{system_id}/messages/{tracking_id}")
-    async def message_status(system_id: str, tracking_id: str):
-        status = await run_in_threadpool(runtime.outbox.status, tracking_id)
-        if status is None:
+    async def message_status(system_id: str, tracking_id: str, request: Request):
+        try:
+            system = runtime.host.system(system_id)
+            runtime.authenticate_basic(system, request.headers.get("authorization"))
+            status = await run_in_threadpool(lambda: runtime.outbox.status(tracking_id, system_id=system.id))
+        except Fault as fault:
+            return Response(error_document(fault), status_code=fault.http_status, media_type=XML)
+        except Exception as exc:
+            fault = unexpected(exc, system_id)
+            return Response(error_document(fault), status_code=fault.http_status, media_type=XML)
+        if status is None:  # unknown, malformed, or another system's: the same answer
             fault = Fault("InvalidRequest", f"no message has tracking id {tracking_id!r}", field="trackingId")
             return Response(error_document(fault), status_code=404, media_type=XML)
         return Response(etree.tostring(status_element(status), xml_declaration=True, encoding="utf-8"), media_type=XML)

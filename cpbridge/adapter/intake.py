@@ -79,7 +79,7 @@ class Intake:
         hook = self.host.pm.hook
         if root.tag == _a("GetStatus"):
             tracking_id = (root.findtext(_a("trackingId")) or "").strip()
-            status = self.outbox.status(tracking_id)
+            status = self.outbox.status(tracking_id, system_id=system.id)
             if status is None:
                 raise Fault("InvalidRequest", f"no message has tracking id {tracking_id!r}", field="trackingId")
             return status_element(status)

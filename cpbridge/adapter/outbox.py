@@ -498,10 +498,17 @@ class Outbox:
         with self.sessions() as s:
             return {sys_: as_utc(t) for sys_, t in s.execute(stmt).all()}
 
-    def status(self, tracking_id: str) -> dict | None:
-        """The outcome of one message, as a local system asks for it."""
+    def status(self, tracking_id: str, *, system_id: str | None = None) -> dict | None:
+        """The outcome of one message, as a local system asks for it (``None`` if unknown, or if
+        ``system_id`` is given and the message came from another system)."""
+        try:
+            uuid.UUID(tracking_id)
+        except ValueError:
+            return None
         with self.sessions() as s:
             msg = s.get(Message, tracking_id)
+            if msg is not None and system_id is not None and msg.system_id != system_id:
+                return None
             if msg is None:
                 return None
             rows = s.scalars(

@@ -39,3 +39,14 @@ def test_an_implausible_occurrence_time_is_refused_naming_the_field(fake_stack):
         r = requests.post(f"{stack.url}/systems/ics/messages", data=body, timeout=10)
         assert r.status_code == 400 and b"InvalidRequest" in r.content and b"occurredAt" in r.content, r.text
     assert stack.runtime.outbox.counts()["pending"] == 0
+
+
+def test_a_messages_status_is_for_its_own_system_and_behind_its_credentials(fake_stack):
+    stack = fake_stack(systems={"ics": SystemConfig(username="caseview", secret="s3cret")})
+    auth = {"Authorization": "Basic " + base64.b64encode(b"caseview:s3cret").decode()}
+    ack = requests.post(f"{stack.url}/systems/ics/messages", data=SAMPLE.read_bytes(), headers=auth, timeout=10)
+    tracking = etree.fromstring(ack.content).findtext("{urn:cpbridge:adapter:1}trackingId")
+    assert requests.get(f"{stack.url}/systems/ics/messages/{tracking}", headers=auth, timeout=10).status_code == 200
+    assert requests.get(f"{stack.url}/systems/ics/messages/{tracking}", timeout=10).status_code == 401
+    assert requests.get(f"{stack.url}/systems/nowhere/messages/{tracking}", timeout=10).status_code == 404
+    assert requests.get(f"{stack.url}/systems/ics/messages/abc%00def", headers=auth, timeout=10).status_code == 404
