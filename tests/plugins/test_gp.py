@@ -286,3 +286,32 @@ def test_wsdl_loads_in_a_soap_client():
     assert set(ops) == {"SendDistEnvelope", "WhoElseInvolved", "GetStatus"}
     assert ops["SendDistEnvelope"].input.body.qname.text == f"{{{ITK}}}DistributionEnvelope"
     assert ops["SendDistEnvelope"].output.body.qname.text == f"{{{ADAPTER_NS}}}Acknowledgement"
+
+
+def test_an_ended_practice_is_reported_with_its_own_dates_when_the_patient_had_several():
+    """Review finding: an earlier ended practice listed first must not lend its dates to another."""
+    from cpbridge.settings import PROJECT_ROOT
+    from cpbridge.xmlsafe import parse_xml
+
+    text = (PROJECT_ROOT / "samples" / "gp" / "fhir" / "deregistration.xml").read_text()
+    earlier = """<generalPractitioner>
+          <reference value="urn:uuid:11111111-1111-4111-8111-111111111111"/>
+          <type value="Organization"/>
+          <identifier>
+            <system value="https://fhir.nhs.uk/Id/ods-organization-code"/>
+            <value value="B83020"/>
+            <period><start value="2019-01-07"/><end value="2024-08-10"/></period>
+          </identifier>
+        </generalPractitioner>
+        """
+    text = text.replace("<generalPractitioner>", earlier + "<generalPractitioner>", 1)
+    organisation = """<entry><fullUrl value="urn:uuid:11111111-1111-4111-8111-111111111111"/><resource><Organization>
+  <identifier><system value="https://fhir.nhs.uk/Id/ods-organization-code"/><value value="B83020"/></identifier>
+  <name value="Manningham Medical Practice"/></Organization></resource></entry>
+  """
+    at = text.index('<entry>\n    <fullUrl value="urn:uuid:c1d2e3f4')
+    text = text[:at] + organisation + text[at:]
+    mapping = load_mapping(PROJECT_ROOT / "mappings" / "gp" / "fhir.yaml")
+    [event] = [e for e in mapping.events(parse_xml(text.encode()), "m1") if e.type == "setting_changed"]
+    dates = {"B83020": ("2019-01-07", "2024-08-10"), "B86041": ("2024-09-02", "2024-11-15")}
+    assert (str(event.setting.start_date), str(event.setting.end_date)) == dates[event.setting.code]
