@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,16 @@ class SystemAccount(BaseModel):
     #: Origins (``https://host[:port]``) whose pages may frame this system's embeddable
     #: panel (Content-Security-Policy frame-ancestors); empty: the panel cannot be framed.
     frame_origins: list[str] = Field(default_factory=list)
+    #: Local systems (an event's ``sourceSystem``, e.g. ``ics``) this account may write for.
+    #: Empty: any system that no other account lists. A system may be listed by one account only.
+    source_systems: list[str] = Field(default_factory=list)
+    #: The systems other accounts list (set by DirectorySettings.bind_source_systems).
+    _listed_elsewhere: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def listed_elsewhere(self) -> frozenset[str]:
+        """The local systems other accounts of the same directory list (this one may not write for them)."""
+        return self._listed_elsewhere
 
 
 class WebSettings(BaseModel):
@@ -58,6 +68,9 @@ class DirectorySettings(BaseModel):
     require_digest: bool = False
     #: Searches per minute per user (token bucket per process; see docs/security.md).
     search_rate_per_minute: int = 30
+    #: Searches per minute per system account, whatever user ids it asserts (a ceiling on
+    #: an account that rotates onBehalfOf user ids; per process; see docs/security.md).
+    search_rate_per_account_per_minute: int = 600
     #: HTTP header in which a TLS-terminating proxy passes the verified client
     #: certificate's subject (e.g. "X-SSL-Client-S-DN"); None: mutual TLS not used.
     client_cert_header: str | None = None
@@ -69,6 +82,24 @@ class DirectorySettings(BaseModel):
             "adapter": SystemAccount(secret="adapter-secret", organisation="Leeds City Council"),
         }
     )
+
+    @model_validator(mode="after")
+    def _bind(self) -> DirectorySettings:
+        self.bind_source_systems()
+        return self
+
+    def bind_source_systems(self) -> None:
+        """Check that each local system is listed by one account at most (ValueError naming
+        both), and tell every account which systems the others list."""
+        owners: dict[str, str] = {}
+        for name, account in self.accounts.items():
+            for system in account.source_systems:
+                if owners.setdefault(system, name) != name:
+                    raise ValueError(
+                        f"directory.accounts: source system {system!r} is listed by both {owners[system]!r} and {name!r}"
+                    )
+        for name, account in self.accounts.items():
+            account._listed_elsewhere = frozenset(s for s, owner in owners.items() if owner != name)
 
 
 class SystemConfig(BaseModel):

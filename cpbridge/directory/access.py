@@ -104,6 +104,30 @@ def require(caller: Caller | None, right: Right) -> None:
         raise Fault("NotAuthorised", f"the role {role} does not have the right {right.value}", field=f"{ACTOR_HEADER}.role")
 
 
+def require_source_system(caller: Caller, source_system: str) -> None:
+    """Fault NotAuthorised unless ``caller``'s account may write for the local system
+    ``source_system`` (:class:`~.auth.SourceScope`; internal callers are not limited)."""
+    scope = caller.source_systems
+    if scope is not None and not scope.allows(source_system):
+        raise Fault(
+            "NotAuthorised",
+            f"account {caller.account!r} may not write for the local system {source_system!r}",
+            field="sourceSystem",
+        )
+
+
+def require_involvement_owner(caller: Caller, registered_by: str | None) -> None:
+    """Fault NotAuthorised unless ``caller``'s account registered the involvement (an
+    involvement with no recorded account is claimed by the next write). The fault carries
+    nothing about the involvement or its child."""
+    if registered_by is not None and registered_by != caller.account:
+        raise Fault(
+            "NotAuthorised",
+            "this involvement was registered through another account; only that account may change it",
+            field="localReference",
+        )
+
+
 def same_organisation(a: str | None, b: str | None) -> bool:
     """Organisation names compared as people write them (case and spacing ignored)."""
     if not a or not b:

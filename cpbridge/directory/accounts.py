@@ -274,4 +274,5 @@ def caller_for_account(account: PractitionerAccount, reason: ReasonCode, role: A
         actor=actor,
         reason=reason,
         local_authority=account.local_authority,
+        organisation_verified=True,  # the practitioner account's own organisation, set by an administrator
     )

@@ -185,7 +185,7 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.directory_db_url())
     migrate(engine)
     endpoint = SoapEndpoint(settings.directory, session_factory(engine))
-    search.configure(settings.directory.search_rate_per_minute)
+    search.configure(settings.directory.search_rate_per_minute, settings.directory.search_rate_per_account_per_minute)
     cert_header = settings.directory.client_cert_header
     app = FastAPI(title="cpbridge reference directory", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.engine = engine

@@ -130,12 +130,12 @@ def area_history(session: Session, child: Child) -> list[AreaHistoryEntry]:
 
 
 def in_scope(caller: Caller, child: Child) -> bool:
-    """Whether a caller whose rights are scoped to an authority (the management team) covers ``child``.
+    """Whether a caller whose rights are scoped to an authority (the management team) covers ``child``:
+    the child's responsible authority is the caller's.
 
-    A caller without an area covers none; a child without an area is covered by any authority
-    (it has not been placed yet, so no one else's management team could act on it).
+    A caller without an area covers no child, and a child without an area is covered by no
+    authority: until an address or a writing account places it, only an administrator (the
+    command line) acts on it. Never "everyone", which would let any authority's team act on it.
     """
     caller_la = getattr(caller, "local_authority", "") or None
-    if caller_la is None:
-        return False
-    return child.responsible_la is None or child.responsible_la == caller_la
+    return caller_la is not None and child.responsible_la is not None and child.responsible_la == caller_la

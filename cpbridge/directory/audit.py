@@ -49,6 +49,8 @@ log = logging.getLogger("cpbridge.directory.audit")
 
 #: session.info key of the entries waiting for the commit
 _PENDING = "cpbridge.audit.pending"
+#: session.info key of {savepoint transaction: len(pending) when it began}
+_MARKS = "cpbridge.audit.savepoint_marks"
 
 #: Operations that disclose a record (the review looks at these).
 READ_OPERATIONS = frozenset({"SearchChildren", "ReadChild", "SubjectAccess"})
@@ -148,12 +150,40 @@ def flush(session: Session) -> int:
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    flush(session)
+    # before_commit also fires when a savepoint is released: the rows wait for the real commit,
+    # so that rolling back an enclosing savepoint cannot take rows queued before it with it.
+    if not session.in_nested_transaction():
+        flush(session)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction) -> None:
+    """Remember how many rows were queued when a savepoint began."""
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[transaction] = len(session.info.get(_PENDING) or ())
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_savepoint(session: Session, transaction) -> None:
+    if transaction.nested:
+        session.info.get(_MARKS, {}).pop(transaction, None)
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    """Drop the rows of what was rolled back: a savepoint's own rows, or all of a transaction's.
+
+    Fires while the savepoint being rolled back is still the session's nested transaction;
+    with none, the whole transaction was rolled back.
+    """
+    savepoint = session.get_nested_transaction()
+    if savepoint is None:
+        session.info.pop(_PENDING, None)
+        session.info.pop(_MARKS, None)
+        return
+    pending = session.info.get(_PENDING)
+    if pending:
+        del pending[session.info.get(_MARKS, {}).get(savepoint, 0) :]
 
 
 def record_shield_override(session: Session, caller: Caller, child: Child, override_reason: str) -> None:

@@ -5,7 +5,9 @@ one of ``settings.directory.accounts`` (PasswordDigest, or PasswordText unless
 ``require_digest``); a token's nonce may be used once and its ``Created`` time must
 be within five minutes of ours. ``d:onBehalfOf`` names the practitioner (the Actor
 fields) and the reason code; an account limited to some organisations
-(``SystemAccount.organisations``) may act only for practitioners of those.
+(``SystemAccount.organisations``) may act only for practitioners of those, and
+only then is the asserted organisation taken as verified (``Caller.organisation_verified``).
+Writes are limited to the local systems the account may write for (:class:`SourceScope`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,24 @@ class OnBehalfOf(Actor):
 
 
 @dataclass(frozen=True)
+class SourceScope:
+    """The local systems (an event's ``sourceSystem``) an account may write for: those it
+    lists, or, when it lists none, any system no other account lists."""
+
+    listed: frozenset[str] = frozenset()
+    listed_elsewhere: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, account: SystemAccount) -> SourceScope:
+        return cls(frozenset(account.source_systems), account.listed_elsewhere)
+
+    def allows(self, source_system: str) -> bool:
+        if self.listed:
+            return source_system in self.listed
+        return source_system not in self.listed_elsewhere
+
+
+@dataclass(frozen=True)
 class Caller:
     """An authenticated request's principal: the system account and the practitioner."""
 
@@ -49,12 +69,20 @@ class Caller:
     local_authority: str = ""
     #: The client's IP address as the directory saw it (audited with every access).
     source_address: str | None = None
+    #: Whether ``actor.organisation`` is vouched for: the account is limited to a configured
+    #: list of organisations (``SystemAccount.organisations``) and it is one of them, or it
+    #: comes from the web link's own practitioner account. Only a verified organisation sees
+    #: its own sensitive services (records.service_seen).
+    organisation_verified: bool = False
+    #: The local systems this caller may write for (None: not limited, for internal callers).
+    source_systems: SourceScope | None = None
 
 
 class Authenticator:
     """Checks UsernameTokens against the configured accounts, remembering nonces."""
 
     def __init__(self, settings: DirectorySettings, *, max_age: timedelta = TOKEN_MAX_AGE):
+        settings.bind_source_systems()  # the accounts may have been edited since validation
         self.accounts: dict[str, SystemAccount] = dict(settings.accounts)
         self.require_digest = settings.require_digest
         self.max_age = max_age
@@ -105,4 +133,6 @@ def caller_for(username: str, account: SystemAccount, block: etree._Element) -> 
         actor=actor,
         reason=on_behalf.reason,
         local_authority=account.local_authority,
+        organisation_verified=bool(account.organisations),
+        source_systems=SourceScope.of(account),
     )

@@ -6,13 +6,15 @@ pseudonymised, for statistics and research. :func:`build_extract` produces:
 * ``records`` — one row per live child: a keyed pseudonym
   (HMAC-SHA256 of the directory ID under a secret key read from a file and never
   stored in the database), birth year and age band (never the date of birth), gender,
-  the responsible authority's code (never an address or postcode), the services
-  involved (sensitive ones shown as ``unspecified``, as most users see them), and
-  whether there is a lead professional and a completed CAF. No names, no NHS
-  number, no UPN, no practitioner or carer, no setting.
-* ``counts`` — involvements by service, authority and age band; a count under
-  :data:`SUPPRESS_BELOW` is replaced by :data:`SUPPRESSED`. No totals are
-  published, so suppressed cells cannot be recovered by subtraction.
+  the responsible authority's code (never an address or postcode), and whether
+  there is a lead professional and a completed CAF. No names, no NHS number, no
+  UPN, no practitioner or carer, no setting — and no services: a record-level
+  service list would let anyone recount every suppressed cell of ``counts``.
+* ``counts`` — involvements by service (sensitive ones as ``unspecified``, as most
+  users see them), authority and age band; a count under :data:`SUPPRESS_BELOW`
+  is replaced by :data:`SUPPRESSED`. Service appears nowhere else in the extract
+  and no totals are published, so a suppressed cell cannot be recovered by
+  counting records or by subtraction.
 
 The same key gives the same pseudonyms (extracts can be linked over time by whoever
 holds the key); a different key gives unlinkable ones. The extract is audited as one
@@ -37,7 +39,8 @@ from . import audit
 from .auth import Caller
 from .tables import Child, utcnow
 
-FORMAT = "cpbridge-statistics-extract/1"
+#: /2: records carry no services (they let suppressed cells be recounted); counts mask sensitive services.
+FORMAT = "cpbridge-statistics-extract/2"
 SUPPRESS_BELOW = 10
 SUPPRESSED = "<10"
 #: The least key material accepted (bytes).
@@ -98,7 +101,6 @@ def build_extract(session: Session, caller: Caller, key: bytes, today: date | No
         age = age_on(child.date_of_birth, today)
         band = age_band(age)
         la = child.responsible_la or "unknown"
-        services = sorted({_shown(inv.service) for inv in child.involvements})
         records.append(
             {
                 "pseudonym": pseudonym(key, child.directory_id),
@@ -106,13 +108,12 @@ def build_extract(session: Session, caller: Caller, key: bytes, today: date | No
                 "ageBand": band,
                 "gender": child.gender,
                 "localAuthority": la,
-                "services": services,
                 "leadProfessional": any(i.lead_professional for i in child.involvements),
                 "cafCompleted": any(i.caf_completed_on for i in child.involvements),
             }
         )
         for inv in child.involvements:
-            counts[(inv.service, la, band)] += 1
+            counts[(_shown(inv.service), la, band)] += 1
     records.sort(key=lambda r: r["pseudonym"])  # the directory's order would hint at registration order
     cells = [
         {"service": s, "localAuthority": la, "ageBand": band, "involvements": n if n >= SUPPRESS_BELOW else SUPPRESSED}
@@ -120,7 +121,7 @@ def build_extract(session: Session, caller: Caller, key: bytes, today: date | No
     ]
     audit.record(
         session, caller, "StatisticsExtract",
-        outcome="done", fields=["pseudonym", "birthYear", "ageBand", "gender", "localAuthority", "services"],
+        outcome="done", fields=["pseudonym", "birthYear", "ageBand", "gender", "localAuthority", "counts.service"],
         detail=f"records={len(records)} cells={len(cells)}",
     )  # fmt: skip
     return {

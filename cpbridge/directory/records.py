@@ -11,8 +11,10 @@ for a caller, so the disclosure rules live here:
   management team at once and the viewing is audited. The next viewing without
   an override reason is shielded again.
 * **Sensitive services** (mental health, sexual health, substance misuse) are
-  shown as ``unspecified`` with the practitioner's contact, except to users of the
-  involvement's own organisation and to the management team, who see the service.
+  shown as ``unspecified`` with the practitioner's contact, except to the management
+  team and to users of the involvement's own organisation, who see the service. The
+  organisation must be verified (``Caller.organisation_verified``): asserted through an
+  account limited to a list of organisations, or a web-link practitioner's own.
 """
 
 from __future__ import annotations
@@ -55,14 +57,18 @@ def practitioner_of(row: InvolvementRow) -> Practitioner | None:
 
 
 def service_seen(row: InvolvementRow, viewer: Caller | None) -> Service:
-    """The involvement's service as ``viewer`` may see it (sensitive ones masked)."""
+    """The involvement's service as ``viewer`` may see it (sensitive ones masked; a
+    practitioner's own organisation counts only when it is verified, never merely asserted)."""
     service = Service(row.service)
     if service not in SENSITIVE_SERVICES:
         return service
     if access.has_right(viewer, access.Right.see_all_sensitive_services):
         return service
-    if access.has_right(viewer, access.Right.see_own_sensitive_services) and access.same_organisation(
-        row.organisation, viewer.actor.organisation if viewer else None
+    if (
+        viewer is not None
+        and viewer.organisation_verified
+        and access.has_right(viewer, access.Right.see_own_sensitive_services)
+        and access.same_organisation(row.organisation, viewer.actor.organisation)
     ):
         return service
     return Service.unspecified

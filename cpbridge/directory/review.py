@@ -19,7 +19,8 @@ involvements (and its shield, so a merge can never drop one) onto the kept
 record, leaves the merged record with status ``merged`` (its directory ID leads to
 the kept one), and stores every row it moved: :func:`undo_merge` moves them back.
 Merges and undos are audited (operations ``MergeChildren``, ``UndoMerge``) as are
-resolutions (``ReviewResolved``).
+resolutions (``ReviewResolved``) and every candidate record a person is shown in a case
+(``ReviewCase``, one row per candidate, as search results are).
 
 A case that involves a shielded record belongs to the shielding authority's
 management team: only they see it unmasked and only they may resolve it. The
@@ -45,7 +46,7 @@ from cpbridge.model import Actor, ChildIdentity, EventBase, WriteResult, parse_e
 from . import access, audit, matching
 from .access import Right
 from .auth import Caller
-from .matching import MatchDecision, store
+from .matching import MatchDecision, scoring, store
 from .matching.reasons import MatchReason, external
 from .matching.scoring import Evidence
 from .review_tables import (
@@ -73,6 +74,8 @@ from .tables import (
 
 #: The audit operations written here.
 MERGE_OPERATION, UNDO_OPERATION, RESOLVE_OPERATION = "MergeChildren", "UndoMerge", "ReviewResolved"
+#: The audit operation of a candidate record shown in a case.
+VIEW_OPERATION = "ReviewCase"
 
 
 class HoldForReview(Exception):
@@ -107,7 +110,9 @@ class CaseSummary:
 @dataclass(frozen=True)
 class CandidateView:
     """A candidate record with its evidence. A shielded one's address is masked unless the
-    viewer belongs to the shielding authority's management team."""
+    viewer belongs to the shielding authority's management team; a masked candidate's
+    ``score`` and ``weight`` are then those of the fields shown only (the stored ones, less the
+    shown evidence, would give the withheld fields' agreement)."""
 
     child_id: int | None
     directory_id: str | None
@@ -389,7 +394,9 @@ def open_cases(
             or_(ReviewCase.local_authority == local_authority, ReviewCase.local_authority.is_(None), ReviewCase.local_authority == "")
         )
     out = []
-    for case in session.scalars(query.order_by(ReviewCase.created_at, ReviewCase.id).limit(limit)):
+    cases = list(session.scalars(query.order_by(ReviewCase.created_at, ReviewCase.id).limit(limit)))
+    shield_la = _shield_authorities(session, [c.child_id for case in cases for c in case.candidates[:1] if c.child_id])
+    for case in cases:
         ident = ChildIdentity.model_validate_json(case.identity_json)
         out.append(
             CaseSummary(
@@ -404,10 +411,32 @@ def open_cases(
                 date_of_birth=ident.date_of_birth,
                 candidates=len(case.candidates),
                 events=len(case.events),
-                best_score=case.candidates[0].score if case.candidates else None,
+                best_score=_best_score(case, shield_la, caller),
             )
         )
     return out
+
+
+def _best_score(case: ReviewCase, shield_la: dict[int, str], caller: Caller | None) -> float | None:
+    """The first candidate's score, on the fields the reader may see (see :func:`case`)."""
+    if not case.candidates:
+        return None
+    first = case.candidates[0]
+    if _masked(first, case, shield_la, caller):
+        return _shown_score(first.evidence)[0]
+    return first.score
+
+
+def _masked(cand: ReviewCandidate, case: ReviewCase, shield_la: dict[int, str], caller: Caller | None) -> bool:
+    """Whether ``cand``'s shielded fields are withheld from ``caller`` (no caller: withheld)."""
+    shielded_now = cand.child_id in shield_la
+    return (shielded_now or cand.shielded) and not _may_see_behind(caller, shield_la.get(cand.child_id, case.local_authority))
+
+
+def _shown_score(evidence: list[dict]) -> tuple[float, float]:
+    """(score, total weight) of a candidate counting only the fields a masked view shows."""
+    weight = round(sum(e["weight"] for e in evidence if e["field"] not in _MASKED_FIELDS), 2)
+    return scoring._logistic(weight), weight
 
 
 def _case(session: Session, case_id: int) -> ReviewCase:
@@ -452,7 +481,11 @@ def case(session: Session, case_id: int, *, caller: Caller | None = None) -> Cas
     A shielded candidate's postcode and address — their values, and how well they agree
     with the incoming ones, which would tell where the child lives — are withheld unless
     ``caller`` is of the management team of the authority that placed *that* shield
-    (no caller: withheld).
+    (no caller: withheld). So is what would let them be worked out: a masked candidate's
+    score and total weight count the fields shown only.
+
+    With a ``caller`` (a person), every candidate record shown is audited (``ReviewCase``,
+    one row per candidate, outcome ``full``, ``behind_shield`` or ``shielded``).
     """
     _check_reader(caller)
     row = _case(session, case_id)
@@ -462,10 +495,8 @@ def case(session: Session, case_id: int, *, caller: Caller | None = None) -> Cas
     cands = []
     for cand in row.candidates:
         child = children.get(cand.child_id) if cand.child_id else None
-        shielded_now = cand.child_id in shield_la
-        masked = (shielded_now or cand.shielded) and not _may_see_behind(
-            caller, shield_la.get(cand.child_id, row.local_authority)
-        )
+        masked = _masked(cand, row, shield_la, caller)
+        score, weight = _shown_score(cand.evidence) if masked else (cand.score, cand.weight)
         evidence = tuple(
             Evidence(e["field"], WITHHELD, 0.0, e["incoming"], None)
             if masked and e["field"] in _MASKED_FIELDS
@@ -484,8 +515,8 @@ def case(session: Session, case_id: int, *, caller: Caller | None = None) -> Cas
                 postcode=None if masked or child is None else child.postcode,
                 address_lines=() if masked or child is None else tuple(child.address_lines or ()),
                 rank=cand.rank,
-                score=cand.score,
-                weight=cand.weight,
+                score=score,
+                weight=weight,
                 veto=cand.veto,
                 shielded=cand.shielded,
                 twin_risk=cand.twin_risk,
@@ -493,6 +524,8 @@ def case(session: Session, case_id: int, *, caller: Caller | None = None) -> Cas
                 evidence=evidence,
             )
         )
+    if caller is not None:
+        _audit_shown(session, caller, row, cands, children, shield_la)
     resolved = session.get(Child, row.resolved_child_id) if row.resolved_child_id else None
     return CaseView(
         id=row.id,
@@ -517,6 +550,28 @@ def case(session: Session, case_id: int, *, caller: Caller | None = None) -> Cas
             for e in row.events
         ),
     )
+
+
+def _audit_shown(
+    session: Session, caller: Caller, row: ReviewCase, cands: list[CandidateView], children: dict[int, Child], shield_la: dict[int, str]
+) -> None:
+    """One audit row per candidate record shown: the names of its fields on the page, never values."""
+    for cand in cands:
+        child = children.get(cand.child_id) if cand.child_id else None
+        if child is None:
+            continue
+        fields = ["givenNames", "familyName", "dateOfBirth", "gender"]
+        fields += [] if cand.masked else ["postcode", "address"]
+        fields += sorted({e.field for e in cand.evidence if e.candidate is not None and e.field not in _EVIDENCE_SHOWN_ABOVE})
+        view = "shielded" if cand.masked else "behind_shield" if child.id in shield_la else "full"
+        audit.record(
+            session, caller, VIEW_OPERATION,
+            outcome=view, child=child, fields=fields, detail=f"case={row.id} rank={cand.rank} candidates={len(cands)}",
+        )  # fmt: skip
+
+
+#: Evidence fields that repeat the candidate's fields listed by name above.
+_EVIDENCE_SHOWN_ABOVE = {"given_names", "family_name", "date_of_birth", "gender", "postcode", "address"}
 
 
 # --- resolving -------------------------------------------------------------------------------

@@ -4,8 +4,10 @@
 In this order:
 
 1. **Rate limit** — every search (refused ones too) takes a token from the user's
-   bucket (:class:`RateLimiter`, ``directory.search_rate_per_minute``); an empty
-   bucket is Fault RateLimited.
+   bucket (:class:`RateLimiter`, ``directory.search_rate_per_minute``) and, if that
+   admits it, from the account's bucket
+   (``directory.search_rate_per_account_per_minute``: the user id is only asserted,
+   so rotating it must not lift the limit); an empty bucket is Fault RateLimited.
 2. **Minimum combinations** (as NHS PDS) — an identifier search needs nothing
    more. An exact search needs ``familyName`` + ``dateOfBirth``. A fuzzy search
    needs given + family + date of birth, or family + date of birth + gender +
@@ -20,9 +22,12 @@ In this order:
    Results under :data:`MIN_SCORE` are dropped.
 4. **Shields** — a search using any hidden field (:data:`HIDDEN_FIELDS`) drops
    every shielded record before anything else, unless the caller may see behind
-   that shield (its own authority's management team). The answer is then the
-   same as for a child that does not exist. Records that remain are shown as
-   the caller may see them (:func:`cpbridge.directory.records.child_record`).
+   that shield (its own authority's management team). For such a caller a
+   shielded record's other names (aliases: a birth name before adoption) count
+   for nothing either: it is scored on its current name alone, and dropped when
+   only an alias matched. The answer is then the same as for a child that does
+   not exist. Records that remain are shown as the caller may see them
+   (:func:`cpbridge.directory.records.child_record`).
 5. **Limits** — a person gets at most :data:`MAX_RESULTS_PERSON` matches, best
    first; a system account (role ``system``) gets one unique match or none.
 
@@ -91,23 +96,19 @@ _WIRE = {
 # --- rate limit ----------------------------------------------------------------------------
 
 
-class RateLimiter:
-    """A token bucket per key, in memory (one per process): ``per_minute`` tokens, refilled evenly.
+class TokenBuckets:
+    """A token bucket per key, in memory: ``per_minute`` tokens each, refilled evenly."""
 
-    Several directory processes each keep their own buckets, so the effective limit
-    is ``per_minute`` times the number of processes behind the load balancer.
-    """
-
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, per_minute: int, clock: Callable[[], float], what: str = "search_rate_per_minute"):
         if per_minute < 1:
-            raise ValueError("search_rate_per_minute must be at least 1")
+            raise ValueError(f"{what} must be at least 1")
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self.clock = clock
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._buckets: dict[tuple[str, ...], tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: tuple[str, str]) -> bool:
+    def take(self, key: tuple[str, ...]) -> bool:
         """Take one token for ``key``; False if its bucket is empty."""
         now = self.clock()
         with self._lock:
@@ -117,25 +118,73 @@ class RateLimiter:
                 self._buckets[key] = (tokens, now)
                 return False
             self._buckets[key] = (tokens - 1.0, now)
-            if len(self._buckets) > 100_000:  # forget full buckets of idle users
+            if len(self._buckets) > 100_000:  # forget nearly full buckets of idle keys
                 self._buckets = {k: v for k, v in self._buckets.items() if v[0] < self.capacity - 1}
             return True
+
+
+#: Without an explicit account ceiling, an account may search as often as this many busy users.
+ACCOUNT_CEILING_USERS = 20
+
+
+class RateLimiter:
+    """Search rate limits, in memory (one set per process): a bucket per (account, user id) of
+    ``per_minute`` tokens, and a bucket per account of ``per_account`` tokens (default
+    :data:`ACCOUNT_CEILING_USERS` times ``per_minute``).
+
+    The user id is only asserted by the account (``onBehalfOf``), so the per-user bucket
+    alone does not bound an account that rotates user ids: the account bucket does.
+    Several directory processes each keep their own buckets, so the effective limits are
+    these times the number of processes behind the load balancer.
+    """
+
+    def __init__(self, per_minute: int, *, per_account: int | None = None, clock: Callable[[], float] = time.monotonic):
+        self.users = TokenBuckets(per_minute, clock)
+        ceiling = per_account if per_account is not None else per_minute * ACCOUNT_CEILING_USERS
+        self.accounts = TokenBuckets(ceiling, clock, "search_rate_per_account_per_minute")
+
+    @property
+    def capacity(self) -> float:
+        """Searches a minute per user."""
+        return self.users.capacity
+
+    def take(self, key: tuple[str, str]) -> bool:
+        """Take one token from the (account, user id) bucket; False if it is empty."""
+        return self.users.take(key)
+
+    def admit(self, account: str, user_id: str) -> str | None:
+        """Take a token for one search: None if admitted, else ``"user"`` or ``"account"`` (the
+        bucket that is empty). The account's token is taken only for searches the user's own
+        bucket admits, so one busy user cannot use up their colleagues' share on their own."""
+        if not self.users.take((account, user_id)):
+            return "user"
+        if not self.accounts.take((account,)):
+            return "account"
+        return None
 
 
 #: The process's limiter; :func:`configure` replaces it from the settings.
 RATE_LIMITER = RateLimiter(30)
 
 
-def configure(per_minute: int) -> None:
-    """Set the per-user search rate (called when the directory app is created)."""
+def configure(per_minute: int, per_account: int | None = None) -> None:
+    """Set the per-user and per-account search rates (called when the directory app is created)."""
     global RATE_LIMITER
-    RATE_LIMITER = RateLimiter(per_minute)
+    RATE_LIMITER = RateLimiter(per_minute, per_account=per_account)
 
 
 def check_rate(caller: Caller) -> None:
-    """Fault RateLimited when the caller's user has used up their searches for now."""
-    if not RATE_LIMITER.take((caller.account, caller.actor.user_id)):
+    """Fault RateLimited when the caller's user, or their account as a whole, has used up its
+    searches for now."""
+    refused = RATE_LIMITER.admit(caller.account, caller.actor.user_id)
+    if refused == "user":
         raise Fault("RateLimited", f"more than {int(RATE_LIMITER.capacity)} searches a minute; try again shortly")
+    if refused == "account":
+        raise Fault(
+            "RateLimited",
+            f"this system account has made more than {int(RATE_LIMITER.accounts.capacity)} searches a minute;"
+            " try again shortly",
+        )
 
 
 # --- minimum combinations ------------------------------------------------------------------
@@ -213,9 +262,12 @@ def _family_score(wanted: str, have: str, fuzzy: bool) -> float:
     return 0.0
 
 
-def _names_score(child: Child, given: str | None, family: str | None, fuzzy: bool) -> float:
-    """The best agreement of the wanted names with any of the child's name forms."""
-    forms = [(child.given_key, child.family_key)] + [(n.given_key, n.family_key) for n in child.names]
+def _names_score(child: Child, given: str | None, family: str | None, fuzzy: bool, aliases: bool = True) -> float:
+    """The best agreement of the wanted names with any of the child's name forms (the current
+    name only when ``aliases`` is False)."""
+    forms = [(child.given_key, child.family_key)]
+    if aliases:
+        forms += [(n.given_key, n.family_key) for n in child.names]
     best = 0.0
     for g, f in forms:
         score = 1.0
@@ -254,16 +306,22 @@ def _attends(child: Child, kinds: tuple[SettingKind, ...], code: str) -> bool:
     return any(s.kind in wanted and s.code.upper() == code.upper() and s.end_date is None for s in child.settings)
 
 
-def score(child: Child, crit: SearchCriteria) -> float:
-    """How well ``child`` meets the criteria: 1.0 exact, 0.0 not at all."""
+def _names_wanted(crit: SearchCriteria) -> bool:
+    return crit.given_names is not None or crit.family_name is not None
+
+
+def score(child: Child, crit: SearchCriteria, *, aliases: bool = True) -> float:
+    """How well ``child`` meets the criteria: 1.0 exact, 0.0 not at all. With ``aliases``
+    False, only the child's current name counts (a shielded child's other names are hidden)."""
     fuzzy = crit.fuzzy
     total = 1.0
-    if crit.given_names is not None or crit.family_name is not None:
+    if _names_wanted(crit):
         total *= _names_score(
             child,
             name_key(crit.given_names) if crit.given_names else None,
             name_key(crit.family_name) if crit.family_name else None,
             fuzzy,
+            aliases,
         )
     if crit.date_of_birth is not None:
         total *= _dob_score(crit.date_of_birth, child.date_of_birth, fuzzy)
@@ -314,22 +372,56 @@ def run(session: Session, caller: Caller, request: LookupRequest) -> LookupResul
     check_rate(caller)
     check_minimum(request)
     crit = request.criteria
+    floor = MIN_SCORE if crit is not None and crit.fuzzy else 1.0
     scored: list[tuple[float, Child]] = []
+    by_alias: dict[int, float] = {}  # child id -> its score on the current name alone
     for child in _candidates(session, request):
         if not lifecycle.visible_to(child, caller):  # archived: management team, for a year
             continue
         s = score(child, crit) if crit is not None else 1.0
-        if s >= (MIN_SCORE if crit is not None and crit.fuzzy else 1.0):
+        if s >= floor:
             scored.append((s, child))
-    if hidden_fields_used(crit) and scored:
-        shielded = shields.shielded_child_ids(session, {c.id for _, c in scored})
-        scored = [(s, c) for s, c in scored if c.id not in shielded or _may_see_behind(session, caller, c)]
+            if crit is not None and child.names and _names_wanted(crit):
+                current = score(child, crit, aliases=False)
+                if current != s:
+                    by_alias[child.id] = current
+    hidden = bool(hidden_fields_used(crit))
+    if scored and (hidden or by_alias):
+        # Hidden fields drop every shielded record; other names count for none.
+        shielded = shields.shielded_child_ids(session, {c.id for _, c in scored} if hidden else set(by_alias))
+        scored = _unshielded_scores(session, caller, scored, shielded, by_alias, floor, hidden)
     scored.sort(key=lambda sc: (-sc[0], sc[1].family_key, sc[1].given_key, sc[1].directory_id))
     if caller.actor.role is ActorRole.system:
         scored = scored[:1] if len(scored) == 1 else []
     else:
         scored = scored[:MAX_RESULTS_PERSON]
     return LookupResult(matches=[SearchMatch(score=s, record=child_record(session, c, caller)) for s, c in scored])
+
+
+def _unshielded_scores(
+    session: Session,
+    caller: Caller,
+    scored: list[tuple[float, Child]],
+    shielded: set[int],
+    by_alias: dict[int, float],
+    floor: float,
+    hidden: bool,
+) -> list[tuple[float, Child]]:
+    """``scored`` as a caller who may not see behind a shield must get it. A search using a
+    ``hidden`` field drops every such shielded record; otherwise a shielded record matched
+    through another name (``by_alias``) keeps only its current name's score, and is dropped if
+    that falls below ``floor``. Either way the answer is the one for a child that has no such
+    record (or no other names)."""
+    kept = []
+    for s, child in scored:
+        if child.id in shielded and not _may_see_behind(session, caller, child):
+            if hidden:
+                continue
+            s = by_alias.get(child.id, s)
+            if s < floor:
+                continue
+        kept.append((s, child))
+    return kept
 
 
 def _may_see_behind(session: Session, caller: Caller, child: Child) -> bool:

@@ -6,8 +6,14 @@ canonical model, and returns a WriteResult, LookupResult or ChildRecord, or rais
 
 Rules every write follows, in this order:
 
+0. **Who** — the caller's role must hold the write's right, and its account must be
+   allowed to write for the event's ``sourceSystem`` (``SystemAccount.source_systems``).
+   An involvement may be changed or ended only through the account that registered it
+   (``InvolvementRow.registered_by``); any other account gets Fault NotAuthorised, which
+   says nothing about the involvement or its child.
 1. **Idempotency** — an ``event_id`` already answered returns outcome ``duplicate``
-   with the original match outcome and directory ID, and changes nothing.
+   with the original match outcome and directory ID, and changes nothing (to the
+   account that sent it; another account reusing the id gets Fault NotAuthorised).
 2. **Staleness** — an event older (``occurred_at``) than the newest applied to the
    same involvement (or setting, or the child's demographics) returns ``stale`` and
    changes nothing. Stale answers are remembered too, so a replay is ``duplicate``.
@@ -100,7 +106,8 @@ def register_involvement(session: Session, caller: Caller, event: InvolvementOpe
     date recorded earlier.
     """
     access.require(caller, Right.write_involvements)
-    if done := _already_answered(session, event.event_id):
+    access.require_source_system(caller, event.source_system)
+    if done := _already_answered(session, caller, event.event_id):
         return done
     inv = event.involvement
     if inv.sensitive and inv.consent is None:
@@ -110,6 +117,8 @@ def register_involvement(session: Session, caller: Caller, event: InvolvementOpe
             field="involvement.consent",
         )
     row = _involvement(session, event.source_system, inv.local_reference)
+    if row is not None:
+        access.require_involvement_owner(caller, row.registered_by)
     if row is not None and _is_stale(event, row.last_occurred_at):
         return _answer(session, caller, event, WriteOutcome.stale, _matched(row.child, "involvement"), row.child)
     decision, child = _resolve(session, event, anchor=row)
@@ -118,6 +127,7 @@ def register_involvement(session: Session, caller: Caller, event: InvolvementOpe
         session.add(row)
     elif row.child_id != child.id:  # pragma: no cover - _resolve refuses this
         raise AssertionError("involvement re-homed without a conflict")
+    row.registered_by = caller.account
     row.service = inv.service.value
     row.organisation = inv.organisation
     _set_practitioner(row, inv.practitioner)
@@ -144,6 +154,7 @@ def end_involvement(session: Session, caller: Caller, event: InvolvementClosed) 
     if event.end_date < row.start_date:
         raise Fault("InvalidRequest", "endDate is before the involvement's start date", field="endDate")
     decision, child = _resolve(session, event, anchor=row)
+    row.registered_by = caller.account
     row.end_date = event.end_date
     row.last_occurred_at = utc(event.occurred_at)
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
@@ -157,6 +168,7 @@ def set_lead_professional(session: Session, caller: Caller, event: LeadProfessio
     if isinstance(row, WriteResult):
         return row
     decision, child = _resolve(session, event, anchor=row)
+    row.registered_by = caller.account
     if event.practitioner is not None:
         _set_practitioner(row, event.practitioner)
     row.lead_professional = True
@@ -173,6 +185,7 @@ def remove_lead_professional(session: Session, caller: Caller, event: LeadProfes
     if isinstance(row, WriteResult):
         return row
     decision, child = _resolve(session, event, anchor=row)
+    row.registered_by = caller.account
     row.lead_professional = False
     row.last_occurred_at = utc(event.occurred_at)
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
@@ -188,9 +201,12 @@ def record_assessment(session: Session, caller: Caller, event: AssessmentComplet
     An existing involvement without a practitioner gets the assessor.
     """
     access.require(caller, Right.write_involvements)
-    if done := _already_answered(session, event.event_id):
+    access.require_source_system(caller, event.source_system)
+    if done := _already_answered(session, caller, event.event_id):
         return done
     row = _involvement(session, event.source_system, event.local_reference)
+    if row is not None:
+        access.require_involvement_owner(caller, row.registered_by)
     if row is not None and _is_stale(event, row.last_occurred_at):
         return _answer(session, caller, event, WriteOutcome.stale, _matched(row.child, "involvement"), row.child)
     decision, child = _resolve(session, event, anchor=row)
@@ -208,6 +224,7 @@ def record_assessment(session: Session, caller: Caller, event: AssessmentComplet
         _set_practitioner(row, event.assessor)
     elif not row.practitioner_name:
         _set_practitioner(row, event.assessor)
+    row.registered_by = caller.account
     row.caf_completed_on = event.completed_on
     row.last_occurred_at = utc(event.occurred_at)
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
@@ -224,7 +241,8 @@ def update_demographics(session: Session, caller: Caller, event: DemographicsCha
     carers this source recorded before; ``carer`` absent leaves them.
     """
     access.require(caller, Right.write_demographics)
-    if done := _already_answered(session, event.event_id):
+    access.require_source_system(caller, event.source_system)
+    if done := _already_answered(session, caller, event.event_id):
         return done
     decision, child = _decide(session, event.child, anchor=None)
     if child is not None and child.demographics_as_of is not None and _is_stale(event, child.demographics_as_of):
@@ -277,7 +295,8 @@ def update_setting(session: Session, caller: Caller, event: SettingChanged) -> W
     new start date, else the event's date): a child has one school and one GP practice.
     """
     access.require(caller, Right.write_demographics)
-    if done := _already_answered(session, event.event_id):
+    access.require_source_system(caller, event.source_system)
+    if done := _already_answered(session, caller, event.event_id):
         return done
     s = event.setting
     decision, child = _decide(session, event.child, anchor=None)
@@ -363,10 +382,14 @@ def read_child(session: Session, caller: Caller, request: ReadChildRequest) -> C
 # --- helpers: idempotency and staleness -----------------------------------------------
 
 
-def _already_answered(session: Session, event_id: str) -> WriteResult | None:
+def _already_answered(session: Session, caller: Caller, event_id: str) -> WriteResult | None:
+    """The answer already given to ``event_id``, if the caller's account sent it; an event id
+    another account sent is Fault NotAuthorised (its answer names that account's child)."""
     done = session.scalar(select(AppliedEvent).where(AppliedEvent.event_id == event_id))
     if done is None:
         return None
+    if done.account != caller.account:
+        raise Fault("NotAuthorised", "this eventId was sent through another account", field="eventId")
     return WriteResult(
         event_id=event_id,
         outcome=WriteOutcome.duplicate,
@@ -415,9 +438,11 @@ def _involvement_to_change(session: Session, caller: Caller, event: EventBase) -
     Returns the involvement to change, or the answer to give without changing anything.
     """
     access.require(caller, Right.write_involvements)
-    if done := _already_answered(session, event.event_id):
+    access.require_source_system(caller, event.source_system)
+    if done := _already_answered(session, caller, event.event_id):
         return done
     row = _existing_involvement(session, event.source_system, event.local_reference)  # type: ignore[attr-defined]
+    access.require_involvement_owner(caller, row.registered_by)
     if _is_stale(event, row.last_occurred_at):
         return _answer(session, caller, event, WriteOutcome.stale, _matched(row.child, "involvement"), row.child)
     return row

@@ -10,6 +10,13 @@ Shields are placed case by case by the management team of a local authority
 authority that placed it: only that authority's management team may review or lift
 it, or see the hidden fields behind it. Nothing is deleted: a lifted shield keeps
 its row (who lifted it, when, why) and a new placement adds a new row.
+
+A shield is placed only on a child of the caller's own authority
+(:func:`cpbridge.directory.areas.in_scope`), so one authority cannot hide another's
+child from that child's own management team. Every action is audited: ``PlaceShield``,
+``ReviewShield`` and ``LiftShield`` (the reason code in ``detail``), and the lists
+(:func:`listing`, :func:`due`, :func:`history`) one ``ListShields`` row per record
+listed, as search results are (one ``no_match`` row when the list is empty).
 """
 
 from __future__ import annotations
@@ -25,13 +32,15 @@ from cpbridge.codes import StrEnum
 from cpbridge.faults import Fault
 from cpbridge.identifiers import normalise_directory_id
 
-from . import access
+from . import access, audit
 from .auth import Caller
 from .shield_tables import ShieldRow
 from .tables import Child, utcnow
 
 #: How long until a shield must be reviewed.
 REVIEW_MONTHS = 6
+#: The audit operations written here.
+PLACE_OPERATION, REVIEW_OPERATION, LIFT_OPERATION, LIST_OPERATION = "PlaceShield", "ReviewShield", "LiftShield", "ListShields"
 
 
 class ShieldReason(StrEnum):
@@ -157,6 +166,10 @@ def place(session: Session, caller: Caller, directory_id: str, reason: ShieldRea
     if not caller.local_authority:
         raise Fault("NotAuthorised", "a shield is placed for a local authority; the caller has none", field="localAuthority")
     child = _child(session, directory_id)
+    from . import areas  # areas imports this module
+
+    if not areas.in_scope(caller, child):
+        raise Fault("NotAuthorised", "the child belongs to another authority's management team", field="directoryId")
     if active_shield(session, child.id) is not None:
         raise Fault("InvalidRequest", f"{child.directory_id} is already shielded", field="directoryId")
     now = utcnow()
@@ -171,6 +184,7 @@ def place(session: Session, caller: Caller, directory_id: str, reason: ShieldRea
     )
     session.add(row)
     session.flush()
+    audit.record(session, caller, PLACE_OPERATION, outcome="placed", child=child, fields=["reason"], detail=f"reason={code.value}")
     return _view(row, child)
 
 
@@ -182,6 +196,10 @@ def review(session: Session, caller: Caller, directory_id: str, *, today: date |
     shield.last_reviewed_by = caller.actor.user_id
     shield.review_due = review_due_after(today or now.date())
     session.flush()
+    audit.record(
+        session, caller, REVIEW_OPERATION,
+        outcome="reviewed", child=child, fields=["reviewDue"], detail=f"reason={shield.reason} review_due={shield.review_due}",
+    )  # fmt: skip
     return _view(shield, child)
 
 
@@ -193,6 +211,7 @@ def lift(session: Session, caller: Caller, directory_id: str, reason: LiftReason
     shield.lifted_by = caller.actor.user_id
     shield.lift_reason = code.value
     session.flush()
+    audit.record(session, caller, LIFT_OPERATION, outcome="lifted", child=child, fields=["liftReason"], detail=f"reason={code.value}")
     return _view(shield, child)
 
 
@@ -205,7 +224,7 @@ def listing(session: Session, caller: Caller, *, include_lifted: bool = False) -
     if not include_lifted:
         query = query.where(ShieldRow.lifted_at.is_(None))
     query = query.order_by(ShieldRow.placed_at, ShieldRow.id)
-    return [_view(s, c) for s, c in session.execute(query)]
+    return _listed(session, caller, list(session.execute(query)), "listing" + (" include_lifted" if include_lifted else ""))
 
 
 def due(session: Session, caller: Caller, today: date | None = None) -> list[ShieldView]:
@@ -222,7 +241,7 @@ def due(session: Session, caller: Caller, today: date | None = None) -> list[Shi
         )
         .order_by(ShieldRow.review_due, ShieldRow.id)
     )
-    return [_view(s, c) for s, c in session.execute(query)]
+    return _listed(session, caller, list(session.execute(query)), "due")
 
 
 def history(session: Session, caller: Caller, directory_id: str) -> list[ShieldView]:
@@ -234,7 +253,23 @@ def history(session: Session, caller: Caller, directory_id: str) -> list[ShieldV
         .where(ShieldRow.child_id == child.id, ShieldRow.local_authority == caller.local_authority)
         .order_by(ShieldRow.placed_at, ShieldRow.id)
     )
-    return [_view(r, child) for r in rows]
+    return _listed(session, caller, [(r, child) for r in rows], "history")
+
+
+def _listed(session: Session, caller: Caller, pairs: list, kind: str) -> list[ShieldView]:
+    """The views of ``pairs`` (shield, child), audited as search results are: one row per record
+    listed (a child with several shields in a history is one row), one ``no_match`` row for none."""
+    views = [_view(s, c) for s, c in pairs]
+    children = {c.id: c for _s, c in pairs}
+    if not children:
+        audit.record(session, caller, LIST_OPERATION, outcome="no_match", detail=kind)
+    for child in children.values():
+        audit.record(
+            session, caller, LIST_OPERATION,
+            outcome="shielded", child=child, fields=["givenNames", "familyName", "dateOfBirth"],
+            detail=f"{kind} results={len(children)}",
+        )  # fmt: skip
+    return views
 
 
 def _view(row: ShieldRow, child: Child) -> ShieldView:

@@ -7,9 +7,16 @@ lifecycle state) and, from the audit trail, every access: when, who, from which
 organisation, what they did and why. It is itself audited (``SubjectAccess``).
 
 Only the management team of the child's authority may run it (right
-``review_audit``). A shielded record is marked ``shielded`` with a note: what is
+``review_audit``); a child with no responsible authority yet is no team's
+(:func:`areas.in_scope`). A shielded record is marked ``shielded`` with a note: what is
 disclosed to whom is a person's decision (a parent asking may be the one the child
 is shielded from), not this function's.
+
+The shield rule applies here as everywhere: the hidden fields of a shielded record
+(:data:`SHIELD_HIDDEN`, and who accessed it from which organisation) appear only to
+the management team of the authority that placed the shield
+(:func:`shields.may_see_behind`). Anyone else gets the report redacted to what every
+reader of the record sees, with a note naming the authority to ask for the full one.
 """
 
 from __future__ import annotations
@@ -31,6 +38,17 @@ SHIELD_NOTE = (
     "This record is shielded. Check with the management team who placed the shield before "
     "disclosing addresses, carers, settings or practitioners."
 )
+REDACTED_NOTE = (
+    "This record is shielded by another authority ({la}). Its hidden fields, and who accessed the "
+    "record from which organisation, are withheld from this report: that authority's management "
+    "team can produce the full report."
+)
+#: The stored record's entries a shielded record hides from those who may not see behind it
+#: (what stays: directory ID, names, date of birth, gender, as every reader sees, and the
+#: responsible authority, which is the caller's own, date of death and extensions).
+SHIELD_HIDDEN = ("otherNames", "address", "identifiers", "carers", "settings", "involvements", "areaHistory")
+#: What a withheld entry reads.
+WITHHELD = "withheld: shielded"
 
 
 class AccessEntry(BaseModel):
@@ -59,6 +77,8 @@ class SubjectAccessReport(BaseModel):
     archive_reason: str | None = None
     destroy_on: date | None = None
     shielded: bool = False
+    #: True when a shield's hidden fields were withheld (the caller is not the shielding authority's team).
+    redacted: bool = False
     notes: list[str] = Field(default_factory=list)
     #: The record as stored (None when not held).
     record: dict | None = None
@@ -70,8 +90,12 @@ def subject_access(session: Session, caller: Caller, directory_id: str) -> Subje
     access.require(caller, access.Right.review_audit)
     child = session.scalar(select(Child).where(Child.directory_id == directory_id))
     if child is not None and not areas.in_scope(caller, child):
+        if child.responsible_la is None:
+            raise Fault("NotAuthorised", "the record has no responsible authority yet, so no management team's", field="directoryId")
         raise Fault("NotAuthorised", "the record belongs to another authority's management team", field="directoryId")
     report = SubjectAccessReport(directory_id=directory_id, generated_at=utcnow(), status="not_held")
+    shield = shields.active_shield(session, child.id) if child is not None else None
+    redact = shield is not None and not shields.may_see_behind(caller, shield)
     rows = session.scalars(select(AuditRow).where(AuditRow.directory_id == directory_id).order_by(AuditRow.seq))
     report.accesses = [
         AccessEntry(
@@ -81,6 +105,8 @@ def subject_access(session: Session, caller: Caller, directory_id: str) -> Subje
         for r in rows
         if child is not None or r.child_la in (None, caller.local_authority)
     ]
+    if redact:  # whose staff looked at the record tells where the child is now
+        report.accesses = [a.model_copy(update=dict.fromkeys(("user_id", "user_name", "organisation", "account"), WITHHELD)) for a in report.accesses]
     if child is None:
         report.notes.append("No record is held under this directory ID (never held, or destroyed after retention).")
         audit.record(session, caller, "SubjectAccess", outcome="not_held", directory_id=directory_id, reason="subject_access")
@@ -88,11 +114,15 @@ def subject_access(session: Session, caller: Caller, directory_id: str) -> Subje
     report.status = child.status
     report.archived_on, report.archive_reason = child.archived_on, child.archive_reason
     report.destroy_on = lifecycle.destroyed_on(child)
-    report.shielded = shields.active_shield(session, child.id) is not None
+    report.shielded, report.redacted = shield is not None, redact
     if report.shielded:
         report.notes.append(SHIELD_NOTE)
     report.record = stored_record(session, child)
-    audit.record(session, caller, "SubjectAccess", outcome="full", child=child, reason="subject_access")
+    if redact:
+        report.notes.append(REDACTED_NOTE.format(la=areas.la_name(shield.local_authority)))
+        report.record.update(dict.fromkeys(SHIELD_HIDDEN, WITHHELD))
+    view = "shielded" if redact else "behind_shield" if shield is not None else "full"
+    audit.record(session, caller, "SubjectAccess", outcome=view, child=child, reason="subject_access")
     return report
 
 

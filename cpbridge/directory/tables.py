@@ -208,6 +208,9 @@ class InvolvementRow(Base):
     consent_recorded_on: Mapped[date | None] = mapped_column(Date, default=None)
     #: The area (LA code) of the account that registered it: shown so a new area sees the old one's services.
     local_authority: Mapped[str | None] = mapped_column(String(9), default=None)
+    #: The system account that registered it: only that account may change or end it
+    #: (None, for rows older than the column that no applied event could be traced to: the next write claims it).
+    registered_by: Mapped[str | None] = mapped_column(String(100), default=None)
     #: occurred_at of the newest event applied to this involvement (staleness).
     last_occurred_at: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

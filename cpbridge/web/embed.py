@@ -15,8 +15,9 @@ opaque ``launch`` id and the context is held by the server):
    ``jti``, ``child`` (``{"directoryId": ...}`` or ``{"identifier": {"scheme",
    "system", "value"}}``), ``practitioner`` (Actor fields), ``reason``.
 2. Its **server** POSTs the token to ``POST /embed/contexts`` (form field or JSON
-   ``ctx``). The directory checks the signature, the expiry and that the ``jti`` is
-   new, stores the context under a random 256-bit launch id (only its SHA-256 is
+   ``ctx``). The directory checks the signature, the expiry, that the ``jti`` is
+   new and, with mutual TLS in use (``directory.client_cert_header``), the account's
+   client certificate exactly as for SOAP (:func:`access.check_client_certificate`), stores the context under a random 256-bit launch id (only its SHA-256 is
    kept) and answers ``201 {"launchUrl": "/embed/launch?ctx=<launch id>", "expiresAt"}``.
 3. The local screen opens ``launchUrl`` in an iframe or a new pane. The launch id is
    opaque: nothing in the URL, the browser history, proxy logs or a Referer says who
@@ -57,10 +58,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cpbridge.codes import ReasonCode
 from cpbridge.directory.account_tables import EmbedLaunch
+from cpbridge.directory import access
 from cpbridge.directory.auth import Caller
 from cpbridge.faults import Fault
 from cpbridge.model import Actor, DirectoryId, Identifier, Model
-from cpbridge.settings import Settings, SystemAccount
+from cpbridge.settings import DirectorySettings, Settings, SystemAccount
 
 from . import directory_calls
 from .security import SecurityHeaders, frame_policy
@@ -199,6 +201,7 @@ class Panel:
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], float] = time.time):
         self.accounts = dict(settings.directory.accounts)
+        self.directory_settings: DirectorySettings = settings.directory
         self.sessions = sessions
         self.clock = clock
         self.templates = Templates()
@@ -206,10 +209,17 @@ class Panel:
         # so the host shows the refusal in place (it holds no personal data).
         self.any_origin = sorted({o for a in self.accounts.values() for o in a.frame_origins})
 
-    def register(self, token: str) -> tuple[str, datetime]:
-        """Verify ``token`` and hold its context; returns (launch id, expiry)."""
+    def register(self, token: str, client_subject: str | None = None) -> tuple[str, datetime]:
+        """Verify ``token`` and hold its context; returns (launch id, expiry).
+
+        ``client_subject`` is the certificate subject the TLS-terminating proxy passed in
+        ``directory.client_cert_header``: the issuing account must present its own, as for SOAP."""
         now = self.clock()
-        _account, context = verify_context(token, self.accounts, now)
+        account, context = verify_context(token, self.accounts, now)
+        try:
+            access.check_client_certificate(context.iss, account, self.directory_settings, client_subject)
+        except Fault as fault:
+            raise ContextRefused("not_authenticated", fault.message, 401) from None
         launch_id = secrets.token_urlsafe(32)
         expires = _naive(min(context.exp, now + MAX_TTL))
         try:
@@ -251,6 +261,7 @@ class Panel:
             actor=context.practitioner,
             reason=context.reason,
             local_authority=account.local_authority,
+            organisation_verified=bool(account.organisations),  # verify_context checked it is one of them
         )
         try:
             with self.sessions.begin() as db:
@@ -278,14 +289,16 @@ class Panel:
 def create_embed_app(settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], float] = time.time) -> FastAPI:
     """The panel application (mount it at ``/embed``)."""
     panel = Panel(settings, sessions, clock)
+    cert_header = settings.directory.client_cert_header
     app = FastAPI(title="cpbridge panel", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.panel = panel
 
     @app.post("/contexts")
     async def register(request: Request) -> JSONResponse:
         token = await _token_from(request)
+        subject = request.headers.get(cert_header) if cert_header else None
         try:
-            launch_id, expires = await run_in_threadpool(panel.register, token or "")
+            launch_id, expires = await run_in_threadpool(panel.register, token or "", subject)
         except ContextRefused as refused:
             log.info("panel context refused: %s", refused.code)
             return JSONResponse({"error": refused.code, "message": refused.message}, status_code=refused.status)

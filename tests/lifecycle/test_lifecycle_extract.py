@@ -45,10 +45,28 @@ def test_no_direct_identifiers_leave(sessions, populated):
     assert "Jo Bloggs" not in text and "leeds.gov.uk" not in text
     assert len(data["records"]) == 12
     rec = data["records"][0]
-    assert set(rec) == {"pseudonym", "birthYear", "ageBand", "gender", "localAuthority", "services", "leadProfessional", "cafCompleted"}
+    # no services on records: a record-level service list would let anyone recount the suppressed cells
+    assert set(rec) == {"pseudonym", "birthYear", "ageBand", "gender", "localAuthority", "leadProfessional", "cafCompleted"}
     assert (rec["birthYear"], rec["ageBand"], rec["localAuthority"]) == (2015, "5-10", "E08000035")
-    assert all("sexual_health" not in r["services"] for r in data["records"])
-    assert any("unspecified" in r["services"] for r in data["records"])
+
+
+def test_sensitive_services_are_named_nowhere(sessions, populated):
+    with sessions.begin() as s:
+        data = extract.build_extract(s, caller(role=ActorRole.administrator), KEY, date(2024, 6, 1))
+    text = json.dumps(data)
+    assert not any(name in text for name in ("sexual_health", "mental_health", "substance_misuse"))
+    assert {c["service"] for c in data["counts"]} == {"social_care", "youth_offending", "unspecified"}
+
+
+def test_suppressed_cells_cannot_be_recounted_from_the_records(sessions, populated):
+    """Every dimension a count is made of must not be on the records all together: otherwise
+    grouping the records gives back each suppressed cell (the review's h8)."""
+    with sessions.begin() as s:
+        data = extract.build_extract(s, caller(role=ActorRole.administrator), KEY, date(2024, 6, 1))
+    count_dimensions = {k for c in data["counts"] for k in c if k != "involvements"}
+    for rec in data["records"]:
+        assert not count_dimensions <= set(rec)
+        assert not any("service" in key.lower() for key in rec)
 
 
 def test_small_counts_are_suppressed(sessions, populated):
@@ -57,7 +75,7 @@ def test_small_counts_are_suppressed(sessions, populated):
     cells = {(c["service"], c["ageBand"]): c["involvements"] for c in data["counts"]}
     assert cells[("social_care", "5-10")] == 12
     assert cells[("youth_offending", "5-10")] == "<10"
-    assert cells[("sexual_health", "5-10")] == "<10"
+    assert cells[("unspecified", "5-10")] == "<10"  # the sexual health involvement, masked as records are
     assert not any(isinstance(v, int) and v < 10 for v in cells.values())
 
 

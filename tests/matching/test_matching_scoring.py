@@ -165,6 +165,34 @@ def test_a_weak_shielded_candidate_still_blocks_a_new_record():
     assert decide(child(), [replace(shielded, shielded=False)]).outcome is not MatchOutcome.matched
 
 
+def test_a_shielded_candidate_is_decided_on_its_visible_fields_only():
+    """Where the shielded child lives must not change the decision (h2): the postcode that
+    tipped this weak candidate into review before is left out; the review queue still gets
+    the full evidence for the shielding authority."""
+    shielded = record("S", shielded=True, family="Qx", dob=date(2015, 3, 14), postcode="LS8 3PQ", line="3 Elm Street")
+    probes = [child(family="Zz", dob=date(2015, 3, 15), postcode=pc, line=line)
+              for pc, line in [("LS8 3PQ", "3 Elm Street"), ("LS8 3AB", "9 Oak Road"), ("BD1 1AA", "1 Mill Lane"), (None, "")]]
+    decisions = [decide(p, [shielded]) for p in probes]
+    assert {(d.outcome, d.reason) for d in decisions} == {(MatchOutcome.new, "low_score")}
+    # The same evidence on an unshielded record does count the postcode.
+    assert compare(probes[0], replace(shielded, shielded=False)).weight > compare(probes[2], replace(shielded, shielded=False)).weight
+    assert decisions[0].candidates[0].level("postcode") == "full"
+    strong = [decide(p.model_copy(update={"family_name": "Qx"}), [shielded]) for p in probes]
+    assert {(d.outcome, d.reason) for d in strong} == {(MatchOutcome.review, "shielded_candidate")}
+    assert strong[0].candidates[0].weight - strong[2].candidates[0].weight > 10  # full weights, postcode included
+
+
+def test_a_shielded_candidates_address_cannot_hold_back_another_childs_match():
+    # A clear match, and a shielded child weak on the visible fields (surname differs, date of
+    # birth a digit out) who lives at the incoming address: the match goes ahead wherever the
+    # incoming child lives.
+    clear = record("A", postcode="M1 1AA", line="1 Elm Close")
+    shielded = record("S", shielded=True, family="Jones", dob=date(2015, 3, 15))  # LS1 4AB, 12 Oak Road
+    for incoming in (child(), child(postcode="BD1 1AA", line="2 Mill Lane")):
+        d = decide(incoming, [clear, shielded])
+        assert (d.outcome, d.reason, d.child_id) == (MatchOutcome.matched, "match", "A")
+
+
 def test_unrelated_shielded_candidate_is_not_reported():
     other = record("S", shielded=True, given="Amelia", family="Patel", dob=date(2010, 1, 2), gender=Gender.female, postcode="M1 1AA")
     d = decide(child(), [other])

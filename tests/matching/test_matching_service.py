@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from cpbridge.codes import MatchOutcome, WriteOutcome
 from cpbridge.directory import review, service, shields
-from cpbridge.directory.matching import match_identity
+from cpbridge.directory.matching import match_identity, store
 from cpbridge.directory.matching.store import ChildMatchKey
 from cpbridge.directory.review_tables import ReviewCase
 from cpbridge.directory.tables import Child, ChildIdentifier, InvolvementRow
@@ -26,6 +26,7 @@ from .service_helpers import (
     nhs,
     opened,
     run,
+    system_caller,
 )
 
 
@@ -151,6 +152,10 @@ def decision_ids(sessions, directory_id):
 
 
 def shield(sessions, directory_id, la=LEEDS):
+    """Shield the child as ``la``'s management team (made the child's responsible authority
+    first: only that authority may shield it)."""
+    with sessions.begin() as s:
+        s.scalar(select(Child).where(Child.directory_id == directory_id)).responsible_la = la
     run(sessions, shields.place, management(la), directory_id, "domestic_violence")
 
 
@@ -354,3 +359,59 @@ def test_a_case_with_no_authority_is_in_every_authoritys_queue(sessions):
         s.get(ReviewCase, case_id).local_authority = None
     assert [c.id for c in run(sessions, review.open_cases, BRADFORD, caller=management(BRADFORD))] == [case_id]
     assert [c.id for c in run(sessions, review.open_cases, LEEDS, caller=management(LEEDS))] == [case_id]
+
+
+# --- a write's answer never depends on a shielded child's hidden fields ------------------------
+
+
+def _answer(sessions, event) -> tuple:
+    """What the sender is told about ``event`` (the write is rolled back, so probes stay independent)."""
+    with sessions() as s:
+        try:
+            r = service.apply_event(s, system_caller(), event)
+            return r.outcome, r.match_outcome, r.reason_code, r.directory_id is None
+        finally:
+            s.rollback()
+
+
+#: Probes a sender may make knowing only what any search shows of the shielded child (given
+#: name Harvey, born 2014-06-21): each is sent with postcodes near to and far from its home.
+WRITE_PROBES = {
+    "surname unknown, date of birth a digit out": ("Harvey", "Zzqa", date(2014, 6, 22)),
+    "surname unknown, same birth year only": ("Harvey", "Zzqb", date(2014, 1, 3)),
+    "another child born the same year": ("Yusuf", "Zzqc", date(2014, 1, 3)),
+    "name and date of birth exact": ("Harvey", "Qxmarsh", date(2014, 6, 21)),
+}
+PROBE_POSTCODES = ["LS8 3PQ", "LS8 3AB", "LS8 1ZZ", "BD1 1AA", None]
+
+
+@pytest.mark.parametrize("probe", sorted(WRITE_PROBES))
+def test_a_writes_answer_does_not_tell_where_a_shielded_child_lives(probe, sessions):
+    """h2: outcome and reason code are the same whatever postcode the sender gives."""
+    hidden = apply(sessions, opened(identity("Harvey", "Qxmarsh", date(2014, 6, 21), line="3 Elm St")))  # LS8 3PQ
+    shield(sessions, hidden.directory_id)
+    given, family, dob = WRITE_PROBES[probe]
+    answers = {
+        pc: _answer(sessions, opened(identity(given, family, dob, postcode=pc, line="3 Elm St"), source="yot"))
+        for pc in PROBE_POSTCODES
+    }
+    assert len(set(answers.values())) == 1, answers
+    if probe == "surname unknown, date of birth a digit out":  # tipped into review by the postcode before
+        assert answers["LS8 3PQ"] == (WriteOutcome.applied, MatchOutcome.new, "low_score", False)
+    if probe == "name and date of birth exact":  # the shield still holds the write for review
+        assert answers["BD1 1AA"] == (WriteOutcome.queued_for_review, MatchOutcome.review, "uncertain", True)
+    assert children(sessions) == 1
+
+
+def test_a_postcode_sector_alone_never_makes_a_shielded_child_a_candidate(sessions):
+    hidden = apply(sessions, opened(identity("Harvey", "Qxmarsh", date(2014, 6, 21))))
+    seen = apply(sessions, opened(identity("Priya", "Okonjo", date(2014, 9, 2))))  # same sector, same year
+    shield(sessions, hidden.directory_id)
+    probe = identity("Yusuf", "Zzq", date(2014, 1, 3), postcode="LS8 3AB")  # shares only ps:LS83:2014
+    with sessions() as s:
+        found = {dict(c.identifiers)["directory_id"] for c in store.blocked_candidates(s, probe)}
+    assert found == {seen.directory_id}
+    # Found through its name and date of birth, the shielded child is a candidate as before.
+    with sessions() as s:
+        named = store.blocked_candidates(s, identity("Harvey", "Zzq", date(2014, 6, 21), postcode="BD1 1AA"))
+    assert [(dict(c.identifiers)["directory_id"], c.shielded) for c in named] == [(hidden.directory_id, True)]

@@ -133,3 +133,23 @@ def test_the_proxy_header_reaches_the_check(serve, tmp_path):
     assert read("CN=ics-adapter") == "NoSuchChild"
     assert read("CN=intruder") == "NotAuthenticated"
     assert read(None) == "NotAuthenticated"
+
+
+# --- involvements belong to the account that registered them -------------------------------------
+
+
+def test_another_account_cannot_take_over_an_involvement_over_soap(send, client):
+    event = opened(identity())
+    directory_id = send(event).directoryId
+    hijack = event.model_copy(update={"event_id": f"{event.event_id}-x", "child": identity(given="Anyone")})
+    wire = hijack.model_dump(mode="json", by_alias=True, exclude_none=True)
+    wire.pop("type")
+    bradford = client("bradford").service
+    with pytest.raises(zeep.exceptions.Fault) as info:
+        bradford.RegisterInvolvement(**wire, _soapheaders=header(organisation="Bradford MDC"))
+    detail = info.value.detail
+    assert (detail.findtext(f".//{{{FAULT_NS}}}code"), detail.findtext(f".//{{{FAULT_NS}}}field")) == ("NotAuthorised", "localReference")
+    assert directory_id not in info.value.message
+    # the registering account still updates it
+    again = event.model_copy(update={"event_id": f"{event.event_id}-y"})
+    assert send(again).outcome == "applied"

@@ -6,11 +6,19 @@ from datetime import date
 
 import pytest
 import zeep.exceptions
-from rules_helpers import LEEDS, BRADFORD, caller, header, identity, opened
+from rules_helpers import LEEDS, BRADFORD, ORG, caller, header, identity, opened
 
 from sqlalchemy import select
 
-from cpbridge.directory import alerts, audit, shields
+from lxml import etree
+
+from cpbridge.codes import ReasonCode
+from cpbridge.contract import DIRECTORY_NS
+from cpbridge.directory import accounts, alerts, audit, service, shields
+from cpbridge.directory.account_tables import PractitionerAccount
+from cpbridge.directory.auth import caller_for
+from cpbridge.faults import Fault
+from cpbridge.settings import SystemAccount
 from cpbridge.directory.audit_tables import AuditRow
 from cpbridge.faults import FAULT_NS
 from cpbridge.model import Consent
@@ -120,7 +128,50 @@ def test_a_sensitive_service_is_unspecified_except_to_its_own_organisation_and_t
     assert seen("practitioner", "Leeds City Council") == ("unspecified", "Jo Bloggs")  # the contact stays
     assert seen("shield_override", "Leeds City Council") == ("unspecified", "Jo Bloggs")
     assert seen("system", "Leeds City Council") == ("unspecified", "Jo Bloggs")
-    assert seen("practitioner", "leeds  sexual HEALTH") == ("sexual_health", "Jo Bloggs")
+    # an account with no organisations list cannot vouch for the organisation its user asserts
+    assert seen("practitioner", "leeds  sexual HEALTH") == ("unspecified", "Jo Bloggs")
     assert seen("management_team", "Leeds City Council") == ("sexual_health", "Jo Bloggs")
     found = c.service.SearchChildren(identifier=[{"scheme": "directory_id", "value": directory_id}], _soapheaders=header())
     assert found[0].record.involvement[0].service == "unspecified"
+
+
+def _on_behalf_of(organisation: str, role: str = "practitioner"):
+    return etree.fromstring(
+        f'<d:onBehalfOf xmlns:d="{DIRECTORY_NS}"><d:userId>u1</d:userId><d:organisation>{organisation}</d:organisation>'
+        f"<d:role>{role}</d:role><d:reason>direct_work</d:reason></d:onBehalfOf>".encode()
+    )
+
+
+def test_only_a_verified_organisation_sees_its_own_sensitive_service(send, store):
+    consent = Consent(given_by="child", recorded_on=date(2024, 4, 1))
+    directory_id = send(opened(identity(), service="sexual_health", organisation="Leeds Sexual Health", consent=consent)).directoryId
+    open_account = SystemAccount(secret="s", organisation=ORG)  # organisations: any, unverified
+    listed = SystemAccount(secret="s", organisation=ORG, organisations=[ORG, "Leeds Sexual Health"])
+
+    def seen(account: SystemAccount, organisation: str) -> str:
+        who = caller_for("acct", account, _on_behalf_of(organisation))
+        with store.begin() as s:
+            record = service.read_child(s, who, service.ReadChildRequest(directory_id=directory_id))
+        return record.involvements[0].service.value
+
+    assert seen(open_account, "Leeds Sexual Health") == "unspecified"  # asserted, not verified (h10)
+    assert seen(listed, "Leeds Sexual Health") == "sexual_health"
+    assert seen(listed, ORG) == "unspecified"
+    with pytest.raises(Fault) as info:
+        caller_for("acct", listed, _on_behalf_of("Bradford MDC"))
+    assert (info.value.code, info.value.field) == ("NotAuthorised", "onBehalfOf.organisation")
+
+
+def test_a_web_link_practitioner_sees_their_own_organisations_sensitive_service(send, store):
+    consent = Consent(given_by="child", recorded_on=date(2024, 4, 1))
+    directory_id = send(opened(identity(), service="mental_health", organisation="Leeds CAMHS", consent=consent)).directoryId
+
+    def seen(organisation: str) -> str:
+        account = PractitionerAccount(user_id="web1", name="Ann Other", organisation=organisation, local_authority=LEEDS, roles=["practitioner"])
+        who = accounts.caller_for_account(account, ReasonCode.direct_work)
+        with store.begin() as s:
+            record = service.read_child(s, who, service.ReadChildRequest(directory_id=directory_id))
+        return record.involvements[0].service.value
+
+    assert seen("Leeds CAMHS") == "mental_health"
+    assert seen("Leeds City Council") == "unspecified"

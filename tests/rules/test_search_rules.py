@@ -58,8 +58,10 @@ def test_exact_search_scores_one_and_needs_exact_names(child, client):
     assert _search(client, familyName=ident.family_name, dateOfBirth="2014-07-04") == []
 
 
-def test_fuzzy_search_finds_spellings_transpositions_and_swapped_dates_with_lower_scores(child, client):
-    ident, directory_id = child
+def test_fuzzy_search_finds_spellings_transpositions_and_swapped_dates_with_lower_scores(send, client):
+    # its own date of birth: the module's other Catherines (random "Smi…" names) can sound alike
+    ident = identity(given="Catherine", family=fresh_name("Smi"), dob=date(2013, 5, 9), gender="female")
+    directory_id = send(opened(ident)).directoryId
     fam = ident.family_name
     cases = {
         "phonetic family": dict(givenNames="Catherine", familyName=fam + "e"),
@@ -67,16 +69,16 @@ def test_fuzzy_search_finds_spellings_transpositions_and_swapped_dates_with_lowe
         "transposed": dict(givenNames=fam, familyName="Catherine"),
     }
     for what, names in cases.items():
-        found = _search(client, fuzzy=True, dateOfBirth="2014-04-07", **names)
+        found = _search(client, fuzzy=True, dateOfBirth="2013-05-09", **names)
         assert [d for _, d in found] == [directory_id], what
         assert 0.5 <= found[0][0] < 1.0, what
-    swapped = _search(client, fuzzy=True, givenNames="Catherine", familyName=fam, dateOfBirth="2014-07-04")
+    swapped = _search(client, fuzzy=True, givenNames="Catherine", familyName=fam, dateOfBirth="2013-09-05")
     assert swapped == [(0.8, directory_id)]
-    exact = _search(client, fuzzy=True, givenNames="Catherine", familyName=fam, dateOfBirth="2014-04-07")
+    exact = _search(client, fuzzy=True, givenNames="Catherine", familyName=fam, dateOfBirth="2013-05-09")
     assert exact == [(1.0, directory_id)]
-    by_postcode = _search(client, fuzzy=True, givenNames="Catherine", dateOfBirth="2014-04-07", gender="female", postcode="LS8 3PQ")
+    by_postcode = _search(client, fuzzy=True, givenNames="Catherine", dateOfBirth="2013-05-09", gender="female", postcode="LS8 3PQ")
     assert directory_id in [d for _, d in by_postcode]
-    assert _search(client, fuzzy=True, givenNames="Zebedee", familyName=fam, dateOfBirth="2014-04-07") == []
+    assert _search(client, fuzzy=True, givenNames="Zebedee", familyName=fam, dateOfBirth="2013-05-09") == []
 
 
 def test_a_person_gets_at_most_ten_best_first_and_a_system_one_unique_match_or_none(send, client):
@@ -103,6 +105,43 @@ def test_the_rate_limit_refuses_the_user_not_others(monkeypatch, child, client):
     # refused searches count too, and another user is unaffected
     assert fault_of(c.service.SearchChildren, criteria={"fuzzy": True}, _soapheaders=header(user="busy"))[0] == "RateLimited"
     assert c.service.SearchChildren(criteria=crit, _soapheaders=header(user="calm"))
+
+
+def test_rotating_user_ids_hits_the_accounts_ceiling(monkeypatch, child, client):
+    """The user id is only asserted by the account: a new one each search must not lift the limit."""
+    monkeypatch.setattr(search, "RATE_LIMITER", search.RateLimiter(2, per_account=5))
+    ident, _ = child
+    c = client("leeds")
+    crit = {"familyName": ident.family_name, "dateOfBirth": "2014-04-07"}
+    for i in range(5):
+        assert c.service.SearchChildren(criteria=crit, _soapheaders=header(user=f"rotating-{i}"))
+    code, _, message = fault_of(c.service.SearchChildren, criteria=crit, _soapheaders=header(user="rotating-5"))
+    assert code == "RateLimited" and "account" in message
+    # another account is unaffected
+    assert client("bradford").service.SearchChildren(criteria=crit, _soapheaders=header(user="rotating-0")) is not None
+
+
+def test_the_account_bucket_counts_only_searches_its_users_buckets_admit():
+    now = [0.0]
+    limiter = search.RateLimiter(2, per_account=3, clock=lambda: now[0])
+    assert [limiter.admit("a", "busy") for _ in range(4)] == [None, None, "user", "user"]  # two account tokens used
+    assert [limiter.admit("a", u) for u in ("u1", "u2")] == [None, "account"]
+    assert limiter.admit("b", "u1") is None
+    now[0] += 60.0
+    assert limiter.admit("a", "u3") is None
+    assert search.RateLimiter(30).accounts.capacity == 30 * search.ACCOUNT_CEILING_USERS
+    with pytest.raises(ValueError, match="search_rate_per_account_per_minute"):
+        search.RateLimiter(30, per_account=0)
+
+
+def test_the_account_ceiling_comes_from_the_settings(monkeypatch):
+    from cpbridge.settings import DirectorySettings
+
+    monkeypatch.setattr(search, "RATE_LIMITER", search.RATE_LIMITER)  # restored after the test
+    settings = DirectorySettings()
+    assert (settings.search_rate_per_minute, settings.search_rate_per_account_per_minute) == (30, 600)
+    search.configure(settings.search_rate_per_minute, settings.search_rate_per_account_per_minute)
+    assert (search.RATE_LIMITER.capacity, search.RATE_LIMITER.accounts.capacity) == (30, 600)
 
 
 def test_the_token_bucket_refills_evenly():

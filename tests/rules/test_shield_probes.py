@@ -12,17 +12,26 @@ would have found the child, so a passing probe is not vacuous.
 
 from __future__ import annotations
 
-from datetime import date
-
 import base64
 import os
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import httpx
 import pytest
 import zeep
 from lxml import etree
-from rules_helpers import LEEDS, SECRETS, SYSTEM, caller, demographics, fresh_name, header, identity, opened, setting
+from rules_helpers import (
+    LEEDS,
+    SECRETS,
+    SYSTEM,
+    caller,
+    demographics,
+    fresh_name,
+    header,
+    identity,
+    opened,
+    setting,
+)
 from zeep.wsse.username import UsernameToken
 
 from cpbridge.contract import DIRECTORY_NS, EVENT_OPERATIONS
@@ -233,3 +242,111 @@ def test_writes_about_a_shielded_child_expose_no_hidden_field_and_keep_the_shiel
     assert read.shielded is True and read.address is None
     with store() as s:
         assert shields.active_shield(s, shields._child(s, directory_id).id).local_authority == LEEDS
+
+
+# --- other names (finding h1): a shielded child's former names find nothing ----------------------
+
+ALIAS_DOB = date(2014, 7, 19)  # day > 12: no day/month swap; no other test child is born on it
+
+
+@pytest.fixture(scope="module")
+def renamed(rules_wsdl, store):
+    """A child renamed on adoption (the feed keeps the birth name as an alias), then shielded by
+    Leeds: (birth identity, adoptive identity, directory ID)."""
+    client = zeep.Client(wsdl=rules_wsdl, wsse=UsernameToken("adapter", SECRETS["adapter"], use_digest=True))
+    birth = identity(given="Oliver", family=fresh_name("Birth"), dob=ALIAS_DOB, gender="male")
+    adoptive = birth.model_copy(update={"family_name": fresh_name("Adopt")})
+    directory_ids = []
+    for ident, day in ((birth, 2), (adoptive, 5)):
+        wire = demographics(ident, day=day).model_dump(mode="json", by_alias=True, exclude_none=True)
+        result = getattr(client.service, EVENT_OPERATIONS[wire.pop("type")])(**wire, _soapheaders=SYSTEM)
+        directory_ids.append(result.directoryId)
+    assert directory_ids[0] and directory_ids[0] == directory_ids[1], "the rename made a second child"
+    with store.begin() as s:
+        shields.place(s, caller("management_team"), directory_ids[0], "adoption")
+    return birth, adoptive, directory_ids[0]
+
+
+def _birth_values(birth, nonexistent: bool) -> dict:
+    if nonexistent:
+        return {"givenNames": fresh_name("Zo"), "familyName": fresh_name("Qu"), "dateOfBirth": NO_SUCH_DOB.isoformat()}
+    return {"givenNames": birth.given_names, "familyName": birth.family_name, "dateOfBirth": ALIAS_DOB.isoformat()}
+
+
+#: Visible-field searches that reach the child only through its birth (former) name.
+ALIAS_PROBES = {
+    "exact birth surname": lambda v: {"familyName": v["familyName"], "dateOfBirth": v["dateOfBirth"]},
+    "exact birth names": lambda v: {"givenNames": v["givenNames"], "familyName": v["familyName"], "dateOfBirth": v["dateOfBirth"]},
+    "exact birth names re-cased": lambda v: {
+        "givenNames": v["givenNames"].upper(), "familyName": v["familyName"].lower(), "dateOfBirth": v["dateOfBirth"],
+    },
+    "exact birth surname + gender": lambda v: {"familyName": v["familyName"], "dateOfBirth": v["dateOfBirth"], "gender": "male"},
+    "fuzzy birth names": lambda v: {
+        "givenNames": v["givenNames"], "familyName": v["familyName"], "dateOfBirth": v["dateOfBirth"], "fuzzy": True,
+    },
+    "fuzzy misspelt birth surname": lambda v: {
+        "givenNames": v["givenNames"], "familyName": v["familyName"] + "e", "dateOfBirth": v["dateOfBirth"], "fuzzy": True,
+    },
+    "fuzzy transposed birth names": lambda v: {
+        "givenNames": v["familyName"], "familyName": v["givenNames"], "dateOfBirth": v["dateOfBirth"], "fuzzy": True,
+    },
+}
+
+
+@pytest.mark.parametrize("probe", sorted(ALIAS_PROBES))
+@pytest.mark.parametrize("role", ["practitioner", "shield_override", "system"])
+def test_a_former_name_probe_is_answered_as_for_a_child_that_does_not_exist(probe, role, renamed, client):
+    birth, adoptive, directory_id = renamed
+    build = ALIAS_PROBES[probe]
+    soap_header = SYSTEM if role == "system" else header(role, user=f"alias-{role}")
+    c = client("leeds")
+    found = _raw_search(c, build(_birth_values(birth, False)), soap_header)
+    missing = _raw_search(c, build(_birth_values(birth, True)), soap_header)
+    assert found.status_code == missing.status_code, probe
+    assert found.content == missing.content, f"{probe}: the answer differs from the answer for a child that does not exist"
+    assert directory_id.encode() not in found.content
+    assert adoptive.family_name.encode() not in found.content
+
+
+@pytest.mark.parametrize("probe", sorted(ALIAS_PROBES))
+def test_each_former_name_probe_does_reach_the_child_behind_the_shield(probe, renamed, client):
+    """Leeds' management team may see behind its own shield: the same probes find the child."""
+    birth, adoptive, directory_id = renamed
+    result = client("leeds").service.SearchChildren(
+        criteria=ALIAS_PROBES[probe](_birth_values(birth, False)), _soapheaders=header("management_team", user="mt-alias")
+    )
+    assert [(m.record.directoryId, m.record.familyName) for m in result] == [(directory_id, adoptive.family_name)]
+
+
+def test_the_current_name_still_finds_a_renamed_shielded_child_with_four_fields(renamed, client):
+    _birth, adoptive, directory_id = renamed
+    c = client("leeds")
+    for criteria in (
+        {"familyName": adoptive.family_name, "dateOfBirth": ALIAS_DOB.isoformat()},
+        {"givenNames": "Oliver", "familyName": adoptive.family_name, "dateOfBirth": ALIAS_DOB.isoformat(), "fuzzy": True},
+    ):
+        result = c.service.SearchChildren(criteria=criteria, _soapheaders=header(user="alias-current"))
+        assert [(m.score, m.record.directoryId) for m in result] == [(1.0, directory_id)]
+        record = result[0].record
+        assert (record.givenNames, record.familyName, record.shielded) == ("Oliver", adoptive.family_name, True)
+        assert record.address is None and record.carer == [] and record.setting == [] and record.involvement == []
+
+
+def test_a_shielded_childs_score_rests_on_its_current_name_alone(rules_wsdl, store, client):
+    """Birth name Oliver Smith, adoptive Oliver Smyth: a fuzzy search for "Oliver Smith" scores
+    the phonetic agreement with Smyth (0.8), not the exact one with the hidden birth name."""
+    adapter = zeep.Client(wsdl=rules_wsdl, wsse=UsernameToken("adapter", SECRETS["adapter"], use_digest=True))
+    dob = date(2013, 2, 27)
+    birth = identity(given="Oliver", family="Smith" + fresh_name("x"), dob=dob, gender="male")
+    adoptive = birth.model_copy(update={"family_name": birth.family_name.replace("Smith", "Smyth")})
+    for ident, day in ((birth, 2), (adoptive, 5)):
+        wire = demographics(ident, day=day).model_dump(mode="json", by_alias=True, exclude_none=True)
+        directory_id = getattr(adapter.service, EVENT_OPERATIONS[wire.pop("type")])(**wire, _soapheaders=SYSTEM).directoryId
+    with store.begin() as s:
+        shields.place(s, caller("management_team"), directory_id, "adoption")
+    criteria = {"givenNames": "Oliver", "familyName": birth.family_name, "dateOfBirth": dob.isoformat(), "fuzzy": True}
+    c = client("leeds")
+    seen = c.service.SearchChildren(criteria=criteria, _soapheaders=header(user="alias-score"))
+    behind = c.service.SearchChildren(criteria=criteria, _soapheaders=header("management_team", user="mt-alias-score"))
+    assert [(m.score, m.record.directoryId) for m in seen] == [(0.8, directory_id)]
+    assert [(m.score, m.record.directoryId) for m in behind] == [(1.0, directory_id)]

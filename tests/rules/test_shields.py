@@ -140,3 +140,58 @@ def test_shield_commands(tmp_path, monkeypatch):
     assert directory_id in run(app, ["directory", "shields", "list", "--all", *la]).output
     bad = run(app, ["directory", "shields", "place", directory_id, "--reason", "whim", "--user", "x", *la])
     assert bad.exit_code != 0
+
+
+def test_a_shield_is_placed_only_on_a_child_of_the_callers_authority(sessions):
+    """h4 (b): Bradford's team could shield a Leeds child, hiding it from Leeds's own team."""
+    leeds_child = new_child(sessions)  # LS8 postcode: Leeds's
+    bradford = caller("management_team", la=BRADFORD, organisation="Bradford MDC")
+    with sessions.begin() as s:
+        assert fault(shields.place, s, bradford, leeds_child, "other").code == "NotAuthorised"
+    with sessions.begin() as s:  # nor on a child no authority holds yet (an unknown postcode, no account area)
+        s.scalar(select(Child).where(Child.directory_id == leeds_child)).responsible_la = None
+    with sessions.begin() as s:
+        for team in (bradford, caller("management_team")):
+            assert fault(shields.place, s, team, leeds_child, "domestic_violence").code == "NotAuthorised"
+    with sessions() as s:
+        assert s.scalars(select(ShieldRow)).all() == []
+
+
+def _audit_rows(sessions, operation: str) -> list[tuple]:
+    from cpbridge.directory.audit_tables import AuditRow
+
+    with sessions() as s:
+        rows = s.scalars(select(AuditRow).where(AuditRow.operation == operation).order_by(AuditRow.seq))
+        return [(r.directory_id, r.user_id, r.outcome, r.detail) for r in rows]
+
+
+def test_placing_reviewing_lifting_and_listing_shields_is_audited(sessions):
+    """h5: shield management left no audit row. Rows name the record and the reason code, never personal data."""
+    first, second = new_child(sessions), new_child(sessions)
+    mt = caller("management_team", user="mt-jones")
+    with sessions.begin() as s:
+        shields.place(s, mt, first, "adoption")
+        shields.place(s, mt, second, "police_protection")
+    with sessions.begin() as s:
+        shields.review(s, mt, first)
+    with sessions.begin() as s:
+        assert len(shields.listing(s, mt)) == 2
+    with sessions.begin() as s:
+        shields.lift(s, mt, first, "placed_in_error")
+    assert _audit_rows(sessions, "PlaceShield") == [
+        (first, "mt-jones", "placed", "reason=adoption"),
+        (second, "mt-jones", "placed", "reason=police_protection"),
+    ]
+    [(did, user, outcome, detail)] = _audit_rows(sessions, "ReviewShield")
+    assert (did, user, outcome) == (first, "mt-jones", "reviewed") and detail.startswith("reason=adoption")
+    assert _audit_rows(sessions, "LiftShield") == [(first, "mt-jones", "lifted", "reason=placed_in_error")]
+    # a listing is audited as search results are: one row per record shown
+    assert sorted(_audit_rows(sessions, "ListShields")) == sorted(
+        [(first, "mt-jones", "shielded", "listing results=2"), (second, "mt-jones", "shielded", "listing results=2")]
+    )
+    with sessions.begin() as s:  # a refused placement changes nothing and queues nothing
+        fault(shields.place, s, caller("management_team", la=BRADFORD), second, "other")
+    with sessions.begin() as s:
+        assert shields.due(s, caller("management_team", la=BRADFORD, user="mt-brad"), date(2030, 1, 1)) == []
+    assert _audit_rows(sessions, "ListShields")[-1] == (None, "mt-brad", "no_match", "due")
+    assert len(_audit_rows(sessions, "PlaceShield")) == 2

@@ -31,6 +31,8 @@ from cpbridge.model import (
 
 LEEDS = LA
 BRADFORD = "E08000032"
+#: Where :func:`shielded_candidate`'s hidden child lives, by the authority that shields it.
+HIDDEN_POSTCODES = {LEEDS: "LS8 3PQ", BRADFORD: "BD8 7PQ"}
 
 _counter = itertools.count(int(uuid.uuid4().int % 10**6) * 1000)
 
@@ -175,7 +177,9 @@ def identifier_conflict(sessions, family: str = "Price") -> HeldCase:
 def shielded_candidate(sessions, family: str = "Marsh", shield_la: str = BRADFORD) -> HeldCase:
     """A weak match (day and month swapped, another address) to a child ``shield_la`` shielded:
     the case belongs to ``shield_la``'s team; the Leeds sender is told only "uncertain"."""
-    hidden = apply(sessions, opened(identity("Lily", family, nhs_number=nhs()), "ics", "Sam Patel", "Bradford Children's Services"))
+    # A shield is placed by the child's own authority: the child lives in ``shield_la``.
+    home = identity("Lily", family, nhs_number=nhs(), postcode=HIDDEN_POSTCODES[shield_la])
+    hidden = apply(sessions, opened(home, "ics", "Sam Patel", "Bradford Children's Services"))
     with sessions.begin() as db:
         shields.place(db, manager(shield_la), hidden.directory_id, "domestic_violence")
     weak = identity("Lily", family, date(2015, 4, 3), postcode="M1 1AE", line="3 Canal Street")

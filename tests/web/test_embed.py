@@ -128,3 +128,59 @@ def test_panel_respects_shielding(client, sessions):
 
 def test_web_pages_cannot_be_framed_and_the_panel_only_by_its_system(client):
     assert "frame-ancestors 'none'" in client.get("/web/sign-in").headers["content-security-policy"]
+
+
+# --- mutual TLS and verified organisations ----------------------------------------------------
+
+
+def _panel_app(tmp_path, require_client_cert: bool = False, **account):
+    from fastapi.testclient import TestClient
+
+    from cpbridge.directory.app import create_app
+
+    settings = settings_for(tmp_path)
+    settings.directory.client_cert_header = "X-SSL-Client-S-DN"
+    settings.directory.require_client_cert = require_client_cert
+    for key, value in account.items():
+        setattr(settings.directory.accounts[PANEL_ACCOUNT], key, value)
+    app = create_app(settings)
+    return app, TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
+
+
+def test_registering_a_context_needs_the_accounts_client_certificate_as_soap_does(tmp_path):
+    app, client = _panel_app(tmp_path, client_cert_subject="CN=ics-adapter,O=Leeds City Council")
+    with client:
+        child = seed_child(app.state.endpoint.sessions)
+        for headers in ({}, {"X-SSL-Client-S-DN": "CN=intruder,O=Leeds City Council"}):
+            r = client.post("/embed/contexts", data={"ctx": _mint(child.directory_id)}, headers=headers)
+            assert (r.status_code, r.json()["error"]) == (401, "not_authenticated"), headers
+            assert "launchUrl" not in r.json()
+        r = client.post("/embed/contexts", data={"ctx": _mint(child.directory_id)}, headers={"X-SSL-Client-S-DN": "CN=ics-adapter,O=Leeds City Council"})
+        assert r.status_code == 201, r.text
+        # the launch is opened by the practitioner's browser, which has no client certificate
+        assert client.get(r.json()["launchUrl"]).status_code == 200
+
+
+def test_require_client_cert_refuses_a_panel_account_without_a_subject(tmp_path):
+    for require, status in ((False, 201), (True, 401)):
+        _app, client = _panel_app(tmp_path / str(require), require_client_cert=require)
+        with client:
+            r = client.post("/embed/contexts", data={"ctx": _mint("CP0000000018")}, headers={"X-SSL-Client-S-DN": "CN=anyone"})
+            assert r.status_code == status, require
+
+
+def test_the_panel_shows_a_sensitive_service_only_to_a_verified_own_organisation(tmp_path):
+    clinic = Actor(user_id="cl-1", name="Dr Lee", organisation="Leeds Community Health", role="practitioner")
+    # with no organisations list the asserted organisation is not verified: masked
+    app, client = _panel_app(tmp_path / "open")
+    with client:
+        child = seed_child(app.state.endpoint.sessions, sensitive=True)
+        page = client.get(_register(client, _mint(child.directory_id, practitioner=clinic)).json()["launchUrl"])
+        assert "Unspecified service" in page.text and "Mental health" not in page.text
+    app, client = _panel_app(tmp_path / "listed", organisations=[ORG, "Leeds Community Health"])
+    with client:
+        child = seed_child(app.state.endpoint.sessions, sensitive=True)
+        page = client.get(_register(client, _mint(child.directory_id, practitioner=clinic)).json()["launchUrl"])
+        assert "Mental health" in page.text
+        page = client.get(_register(client, _mint(child.directory_id)).json()["launchUrl"])  # the council's practitioner
+        assert "Mental health" not in page.text

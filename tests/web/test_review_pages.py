@@ -13,6 +13,7 @@ import re
 from fastapi.testclient import TestClient
 from review_seeds import (
     BRADFORD,
+    HIDDEN_POSTCODES,
     LEEDS,
     add_manager,
     duplicate_pair,
@@ -241,7 +242,7 @@ def test_a_shielded_candidate_is_seen_and_resolved_only_by_the_shielding_authori
     refused = _post(client, f"/web/manage/reviews/{case.case_id}", listing, decision="create")
     assert refused.status_code == 404 and "is not in your authority" in refused.text
     for response in (refused.text, listing):
-        assert "Beech Grove" not in response and "LS8 3PQ" not in response and hidden_child not in response
+        assert "Beech Grove" not in response and HIDDEN_POSTCODES[BRADFORD] not in response and hidden_child not in response
     assert _status(sessions, case.case_id) == "open"
 
     # The review API masks the shielded candidate's hidden fields for anyone else ...
@@ -257,7 +258,7 @@ def test_a_shielded_candidate_is_seen_and_resolved_only_by_the_shielding_authori
         csrf_token="", path="",
     ).body.decode()  # fmt: skip
     table = re.search(r'id="candidate-1">(.*?)</table>', html, re.DOTALL).group(1)
-    assert "Hidden: shielded" in table and "LS8 3PQ" not in table and "Beech Grove" not in table
+    assert "Hidden: shielded" in table and HIDDEN_POSTCODES[BRADFORD] not in table and "Beech Grove" not in table
     rows = dict(re.findall(r'<th scope="row"[^>]*>(.*?)</th>(.*?)</tr>', table, re.DOTALL))
     for field in ("Postcode", "Address"):  # the agreement level would tell where the child lives: hidden too
         cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", rows[field], re.DOTALL)]
@@ -270,7 +271,7 @@ def test_a_shielded_candidate_is_seen_and_resolved_only_by_the_shielding_authori
         _manager(bradford, sessions, "brad", BRADFORD, "Bea Brown")
         page = bradford.get(f"/web/manage/reviews/{case.case_id}")
         assert page.status_code == 200
-        assert "Shielded candidate" in page.text and "LS8 3PQ" in page.text and "14 Beech Grove" in page.text
+        assert "Shielded candidate" in page.text and HIDDEN_POSTCODES[BRADFORD] in page.text and "14 Beech Grove" in page.text
         assert "Hidden: shielded" not in page.text and "do not pass them on" in page.text
         done = _post(bradford, f"/web/manage/reviews/{case.case_id}", page.text, decision=f"link:{hidden_child}")
         assert done.status_code == 200 and "resolved" in done.text

@@ -18,7 +18,10 @@ The rules, in order (docs/matching.md has the detail and the figures):
    (:mod:`.store`, one indexed ``IN`` probe), scored and decided by
    :func:`.scoring.decide` with name frequencies from the store: matched, review
    (uncertain band, too close to call, possible twin, identifier conflict, or any
-   shielded candidate scoring above ``shield_review``) or new.
+   shielded candidate scoring above ``shield_review`` on its visible fields) or new.
+   A shielded child is never a candidate through address blocking keys alone, and
+   its address never weighs in the decision: a write's answer must not tell the
+   sender where a shielded child lives.
 
 Reason codes are :class:`.reasons.MatchReason`.
 """

@@ -23,6 +23,11 @@ are wrong):
     changes while the child has not moved.
 plus, room permitting, ``df``/``dg`` keys of one alias.
 
+``ps`` is an *address* key (:func:`is_address_key`): a shielded record found by
+address keys alone is not a candidate (:func:`.store.blocked_candidates`), or
+whether a write is held for review would tell the sender where the shielded
+child lives.
+
 Query variants: the date of birth with day and month swapped, every valid date
 one digit away, and the same day/month a year either side; given and family
 name swapped. Each ``df``/``dg`` key is selective (about one child per key
@@ -41,6 +46,8 @@ from .scoring import CandidateRecord
 
 #: The most keys stored per record.
 MAX_RECORD_KEYS = 8
+#: Kinds of key built from the address (a shielded record hides its address).
+ADDRESS_KEY_KINDS = frozenset({"ps"})
 _ID_KINDS = {IdentifierScheme.nhs_number.value: "nhs", IdentifierScheme.upn.value: "upn"}
 
 
@@ -79,6 +86,12 @@ def _keys(
     for g, f in aliases[:1]:
         keys.extend(_name_keys(g, f, [dob]))
     return list(dict.fromkeys(keys))[:MAX_RECORD_KEYS]
+
+
+def is_address_key(key: str) -> bool:
+    """Whether ``key`` is built from an address (it reveals nothing about a shielded record's
+    visible fields)."""
+    return key.split(":", 1)[0] in ADDRESS_KEY_KINDS
 
 
 def record_keys(record: CandidateRecord) -> list[str]:

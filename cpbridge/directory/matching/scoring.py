@@ -15,7 +15,9 @@ probability-like score by a logistic with a documented prior::
   a different value is a veto: that candidate is never auto-matched;
 * a shielded candidate scoring above ``Thresholds.shield_review`` sends the
   record to review, so a shield can neither be silently matched nor escaped by
-  creating an unshielded duplicate;
+  creating an unshielded duplicate. A shielded candidate is scored for the
+  decision on its visible fields only (:data:`HIDDEN_EVIDENCE` left out), so the
+  sender's answer never depends on where the shielded child lives;
 * two candidates too close to call go to review ("many match" in DfE SUI);
 * same date of birth and family name with given names only one edit apart,
   phonetically alike or sharing an initial, and no agreeing trusted identifier,
@@ -30,7 +32,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
 
@@ -320,6 +322,11 @@ class CandidateRecord:
 
 # --- results -------------------------------------------------------------------------------
 
+#: Evidence on fields a shielded record hides from everyone else (its address). A decision
+#: about a shielded candidate never rests on it: the sender's answer would otherwise tell
+#: whether the shielded child lives at the postcode sent (see :func:`decide`).
+HIDDEN_EVIDENCE = frozenset({"postcode", "address"})
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
@@ -349,6 +356,12 @@ class Comparison:
             if ev.field == field_name:
                 return ev.level
         return None
+
+    def on_visible_fields(self) -> Comparison:
+        """The weight and score this comparison has without the evidence of the fields a
+        shielded record hides (:data:`HIDDEN_EVIDENCE`); the evidence itself is kept."""
+        weight = round(sum(ev.weight for ev in self.evidence if ev.field not in HIDDEN_EVIDENCE), 2)
+        return replace(self, weight=weight, score=_logistic(weight))
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,21 +611,33 @@ def decide(
 ) -> Decision:
     """Match, review or new for one incoming identity against its blocked candidates."""
     inc = incoming if isinstance(incoming, Profile) else profile_of(incoming)
-    comps = sorted((compare(inc, c, frequencies) for c in candidates), key=lambda c: (-c.weight, str(c.child_id)))
+    # A shielded candidate is decided on its visible fields only (names, date of birth,
+    # gender, identifiers); the review queue still gets its full comparison (``full``).
+    full: dict[int, Comparison] = {}
+    decided: list[Comparison] = []
+    for candidate in candidates:
+        comp = compare(inc, candidate, frequencies)
+        shown = comp.on_visible_fields() if comp.shielded else comp
+        full[id(shown)] = comp
+        decided.append(shown)
+    comps = sorted(decided, key=lambda c: (-c.weight, str(c.child_id)))
     if not comps:
         return Decision(MatchOutcome.new, "no_candidate")
+
+    def report(cs) -> tuple[Comparison, ...]:
+        return tuple(full[id(c)] for c in dict.fromkeys(cs))
+
     reported = tuple(c for c in comps[: thresholds.max_reported] if c.score >= thresholds.shield_review or c is comps[0])
     best = comps[0]
 
     def review(reason: str, shown: tuple[Comparison, ...] = reported) -> Decision:
-        return Decision(MatchOutcome.review, reason, None, shown)
+        return Decision(MatchOutcome.review, reason, None, report(shown))
 
     shielded = [c for c in comps if c.shielded and c.score >= thresholds.shield_review]
     if shielded:
-        shown = tuple(dict.fromkeys([*reported, *shielded[: thresholds.max_reported]]))
-        return review("shielded_candidate", shown)
+        return review("shielded_candidate", (*reported, *shielded[: thresholds.max_reported]))
     if best.score < thresholds.review:
-        return Decision(MatchOutcome.new, "low_score", None, reported)
+        return Decision(MatchOutcome.new, "low_score", None, report(reported))
     if best.veto:
         return review("identifier_conflict")
     if len(comps) > 1 and best.weight - comps[1].weight < thresholds.min_margin_bits and comps[1].score >= thresholds.shield_review:
@@ -620,5 +645,5 @@ def decide(
     if best.twin_risk:
         return review("possible_twin")
     if best.score >= thresholds.match:
-        return Decision(MatchOutcome.matched, "match", best.child_id, reported)
+        return Decision(MatchOutcome.matched, "match", best.child_id, report(reported))
     return review("uncertain")

@@ -52,7 +52,7 @@ from cpbridge.model import ChildIdentity
 
 from ..tables import Base, Child, ChildIdentifier, ChildName
 from . import normalise as nm
-from .blocking import query_keys, record_keys
+from .blocking import is_address_key, query_keys, record_keys
 from .scoring import CandidateRecord, NameFrequencies
 
 #: Child.status of a record merged into another (never a candidate; see review.py).
@@ -104,7 +104,7 @@ _NAMES_AND_IDS = text(
     "SELECT child_id, 'n' AS kind, given_names AS a, family_name AS b FROM child_names WHERE child_id IN :ids"
     " UNION ALL SELECT child_id, scheme, system, value FROM child_identifiers WHERE child_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
-_BLOCKED = text("SELECT DISTINCT child_id FROM child_match_keys WHERE key IN :keys").bindparams(
+_BLOCKED = text("SELECT child_id, key FROM child_match_keys WHERE key IN :keys").bindparams(
     bindparam("keys", expanding=True)
 )
 
@@ -148,12 +148,21 @@ def candidate_records(session: Session, child_ids: Iterable[int], *, shields: bo
 
 def blocked_candidates(session: Session, identity: ChildIdentity) -> list[CandidateRecord]:
     """Every child sharing a blocking key with ``identity``: one indexed ``IN`` probe of the key
-    index, then the candidates' rows by primary key (two plain plans the planner cannot get wrong)."""
+    index, then the candidates' rows by primary key (two plain plans the planner cannot get wrong).
+
+    A shielded child sharing only address keys (:func:`.blocking.is_address_key`) is left
+    out: whether it is a candidate must not depend on the postcode the sender gave.
+    """
     keys = query_keys(identity)
     if not keys:
         return []
-    ids = session.connection().execute(_BLOCKED, {"keys": keys}).scalars().all()
-    return candidate_records(session, ids)
+    ids: set[int] = set()
+    by_visible: set[int] = set()  # found through a key that is not an address key
+    for child_id, key in session.connection().execute(_BLOCKED, {"keys": keys}):
+        ids.add(child_id)
+        if not is_address_key(key):
+            by_visible.add(child_id)
+    return [r for r in candidate_records(session, ids) if not r.shielded or r.child_id in by_visible]
 
 
 # --- keys -------------------------------------------------------------------------------------
