@@ -70,7 +70,9 @@ class CodeList:
             return self.map[key]
         if self.default is not None:
             return self.default
-        raise UnmappedCodeError(f"local code {key!r} is not in code list {self.name!r}")
+        # Quote a short code as it is; a long value is not a code (it may be free text): don't echo it.
+        shown = repr(key) if len(key) <= 20 else f"of {len(key)} characters"
+        raise UnmappedCodeError(f"local code {shown} is not in code list {self.name!r}")
 
     def missing_reverse(self) -> list[str]:
         """Canonical codes that cannot be rendered back to a local code."""

@@ -165,3 +165,20 @@ def test_lookup_request_invalid_names_field(mapping):
     with pytest.raises(Fault) as info:
         mapping.lookup_request(xml(opened()))
     assert info.value.code == "UnknownMessageType"
+
+
+def test_an_unmapped_long_value_is_not_echoed_in_the_fault():
+    """A long value in a coded field is free text, not a code: the fault names the field, not the text."""
+    from lxml import etree
+
+    from cpbridge.settings import PROJECT_ROOT
+
+    mapping = load_mapping(PROJECT_ROOT / "mappings" / "ics" / "caseview.yaml")
+    sample = (PROJECT_ROOT / "samples" / "ics" / "caseview" / "case_closed.xml").read_bytes()
+    sentence = b"Mother says she is afraid to ask her partner to leave"
+    for value, shown in ((sentence, "53 characters"), (b"Q", "'Q'")):
+        root = etree.fromstring(sample.replace(b"<cv:Gender>M</cv:Gender>", b"<cv:Gender>" + value + b"</cv:Gender>"))
+        with pytest.raises(Fault) as err:
+            mapping.events(root, "m1")
+        assert err.value.code == "UnmappedCode" and shown in err.value.message
+        assert sentence.decode() not in err.value.message
