@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -75,9 +76,13 @@ def as_utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+_ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.:#\-]*")
+
+
 def storable_message_id(message_id: str) -> str:
-    """The local message id, or a stable digest of it when it is too long to store."""
-    if len(message_id) <= MAX_MESSAGE_ID:
+    """The local message id as it is when it looks like an id; otherwise (too long, or with spaces
+    or other characters free text would have) a stable digest of it, so nothing else is stored."""
+    if len(message_id) <= MAX_MESSAGE_ID and _ID_SHAPE.fullmatch(message_id):
         return message_id
     return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()[:40]
 

@@ -268,3 +268,16 @@ def test_rows_accepted_before_the_order_migration_keep_their_order(db_url):
     ob.accept("ics", "m2", "closed", [closed("m2")])
     assert [r.event_id for r in ob.claim(10)] == ["ev-old"]
     ob.close()
+
+
+def test_a_message_id_that_looks_like_free_text_is_stored_as_a_digest(outbox):
+    from sqlalchemy import select
+
+    from cpbridge.adapter.tables import Message
+
+    text = "Mother says she is afraid"
+    first = outbox.accept("ics", text, "referral", [opened("m1")])
+    assert outbox.accept("ics", text, "referral", [opened("m1")]).duplicate  # still one message
+    with outbox.sessions() as s:
+        stored = s.scalar(select(Message.message_id).where(Message.tracking_id == first.tracking_id))
+    assert stored.startswith("sha256:") and text not in stored
