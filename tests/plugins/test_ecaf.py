@@ -24,7 +24,8 @@ from cpbridge.model import (
 )
 from cpbridge.plugins import make_plugin_manager
 from cpbridge.systems import LocalSystem
-from cpbridge.xmlsafe import parse_xml
+
+from .product_helpers import case_notes, declared_types, sample_events, sample_root
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "mappings" / "ecaf" / "lantern.yaml"
@@ -48,7 +49,7 @@ INBOUND = {
 }
 REFUSED = {"tac_member_joined_unknown_agency.xml": "UnmappedCode"}
 LOOKUPS = ["involvement_enquiry_by_ref.xml", "involvement_enquiry_by_demographics.xml"]
-CASE_NOTES = [s for s in (SAMPLES / "CASE_NOTES.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
+CASE_NOTES = case_notes(SAMPLES)
 ASSESSOR = {
     "name": "Sarah Hughes",
     "role": "caf_assessor",
@@ -69,18 +70,15 @@ def schema():
 
 
 def _root(name: str):
-    return parse_xml((SAMPLES / name).read_bytes())
+    return sample_root(SAMPLES, name)
 
 
 def _events(mapping, name: str) -> list[dict]:
-    root = _root(name)
-    return [e.wire() for e in mapping.events(root, mapping.message_id(root))]
+    return sample_events(mapping, SAMPLES, name)
 
 
 def test_plugin_declares_the_ecaf_system_type():
-    pm = make_plugin_manager()
-    types = [t for batch in pm.hook.register_system_types() for t in batch]
-    ecaf = [t for t in types if t.name == "ecaf"]
+    ecaf = declared_types("ecaf")
     assert len(ecaf) == 1 and ecaf[0].plugin == "ecaf"
 
 

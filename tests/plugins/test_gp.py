@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cpbridge_gp import unwrap_distribution_envelope
 from lxml import etree
 
 from cpbridge import Fault
@@ -15,13 +16,21 @@ from cpbridge.adapter.outbox import Accepted
 from cpbridge.contract import ADAPTER_NS, ADAPTER_XSD
 from cpbridge.mapping import load_mapping
 from cpbridge.model import (
-    Carer, ChildRecord, InvolvementView, LookupRequest, LookupResult, Practitioner, SearchMatch, Setting,
+    Carer,
+    ChildRecord,
+    InvolvementView,
+    LookupRequest,
+    LookupResult,
+    Practitioner,
+    SearchMatch,
+    Setting,
 )
 from cpbridge.plugins import make_plugin_manager
 from cpbridge.soap import parse_request
 from cpbridge.systems import LocalSystem
 from cpbridge.xmlsafe import parse_xml
-from cpbridge_gp import unwrap_distribution_envelope
+
+from .product_helpers import case_notes, declared_types, sample_root
 
 ROOT = Path(__file__).resolve().parents[2]
 GP = ROOT / "mappings" / "gp"
@@ -36,7 +45,7 @@ INBOUND = {
     "deregistration.xml": ["setting_changed"],
     "change_of_practice.xml": ["setting_changed", "setting_changed"],
 }
-CASE_NOTES = [s for s in (SAMPLES / "CASE_NOTES.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
+CASE_NOTES = case_notes(SAMPLES)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +59,7 @@ def system(mapping):
 
 
 def _root(name: str):
-    return parse_xml((SAMPLES / name).read_bytes())
+    return sample_root(SAMPLES, name)
 
 
 def _expected(path: Path):
@@ -58,7 +67,7 @@ def _expected(path: Path):
 
 
 def test_plugin_declares_gp_system_type():
-    types = [t for batch in make_plugin_manager().hook.register_system_types() for t in batch if t.name == "gp"]
+    types = declared_types("gp")
     assert len(types) == 1 and types[0].plugin == "gp"
 
 
@@ -291,7 +300,6 @@ def test_wsdl_loads_in_a_soap_client():
 def test_an_ended_practice_is_reported_with_its_own_dates_when_the_patient_had_several():
     """Review finding: an earlier ended practice listed first must not lend its dates to another."""
     from cpbridge.settings import PROJECT_ROOT
-    from cpbridge.xmlsafe import parse_xml
 
     text = (PROJECT_ROOT / "samples" / "gp" / "fhir" / "deregistration.xml").read_text()
     earlier = """<generalPractitioner>

@@ -24,7 +24,8 @@ from cpbridge.model import (
 )
 from cpbridge.plugins import make_plugin_manager
 from cpbridge.systems import LocalSystem
-from cpbridge.xmlsafe import parse_xml
+
+from .product_helpers import case_notes, declared_types, sample_root
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "mappings" / "ics" / "caseview.yaml"
@@ -43,7 +44,7 @@ INBOUND = {
     "case_closed.xml": ["involvement_closed"],
 }
 LOOKUPS = ["who_else_involved_by_ref.xml", "who_else_involved_by_demographics.xml"]
-CASE_NOTES = [s for s in (SAMPLES / "CASE_NOTES.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
+CASE_NOTES = case_notes(SAMPLES)
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +58,11 @@ def schema():
 
 
 def _root(name: str):
-    return parse_xml((SAMPLES / name).read_bytes())
+    return sample_root(SAMPLES, name)
 
 
 def test_plugin_declares_ics_system_type():
-    pm = make_plugin_manager()
-    types = [t for batch in pm.hook.register_system_types() for t in batch]
-    ics = [t for t in types if t.name == "ics"]
+    ics = declared_types("ics")
     assert len(ics) == 1
     assert ics[0].title == "Integrated Children's System (children's social care)" and ics[0].plugin == "ics"
 

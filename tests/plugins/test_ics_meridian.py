@@ -32,7 +32,8 @@ from cpbridge.model import (
 )
 from cpbridge.plugins import make_plugin_manager
 from cpbridge.settings import AdapterSettings, Settings
-from cpbridge.xmlsafe import parse_xml
+
+from .product_helpers import case_notes, sample_events, sample_root
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "mappings" / "ics" / "meridian.yaml"
@@ -48,7 +49,7 @@ INBOUND = {
 }
 REFUSED = {"case_opened_unknown_service.xml": "UnmappedCode"}
 LOOKUPS = ["contact_search_by_ref.xml", "contact_search_by_details.xml"]
-CASE_NOTES = [s for s in (SAMPLES / "CASE_NOTES.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
+CASE_NOTES = case_notes(SAMPLES)
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +63,11 @@ def schema():
 
 
 def _root(name: str):
-    return parse_xml((SAMPLES / name).read_bytes())
+    return sample_root(SAMPLES, name)
 
 
 def _events(mapping, name: str) -> list[dict]:
-    root = _root(name)
-    return [e.wire() for e in mapping.events(root, mapping.message_id(root))]
+    return sample_events(mapping, SAMPLES, name)
 
 
 def test_no_python_was_written_for_it():

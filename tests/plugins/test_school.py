@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from cpbridge import Fault
 from cpbridge.mapping import check_all, load_mapping
 from cpbridge.plugins import make_plugin_manager
 from cpbridge.sources import FolderSource, file_digest
 from cpbridge.systems import LocalSystem
 from cpbridge.xmlsafe import parse_xml
 from cpbridge_school import CTFSplitter, dfe_number, served_schools
+
+from .product_helpers import declared_types
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the repository's bench package is not installed with cpbridge
@@ -50,7 +51,7 @@ def _events_json(mapping, schools=HAREHILLS, path=CTF) -> list[list[dict]]:
 
 def test_plugin_declares_school_type_and_only_sources_for_school_systems(tmp_path):
     pm = make_plugin_manager()
-    types = [t for batch in pm.hook.register_system_types() for t in batch if t.name == "school"]
+    types = declared_types("school")
     assert len(types) == 1 and types[0].plugin == "school"
     [sources] = [s for s in pm.hook.register_intake_sources(system=_system(tmp_path)) if s]
     assert len(sources) == 1 and isinstance(sources[0], FolderSource)

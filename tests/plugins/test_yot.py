@@ -25,6 +25,8 @@ from cpbridge.plugins import make_plugin_manager
 from cpbridge.systems import LocalSystem
 from cpbridge.xmlsafe import parse_xml
 
+from .product_helpers import case_notes, declared_types, sample_events, sample_root
+
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "mappings" / "yot" / "keystone.yaml"
 XSD = ROOT / "mappings" / "yot" / "keystone.xsd"
@@ -41,7 +43,7 @@ INBOUND = {
     "order_ended.xml": ["involvement_closed"],
 }
 LOOKUPS = ["agency_contacts_by_ref.xml", "agency_contacts_by_demographics.xml"]
-CASE_NOTES = [s for s in (SAMPLES / "CASE_NOTES.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
+CASE_NOTES = case_notes(SAMPLES)
 
 
 @pytest.fixture(scope="module")
@@ -55,18 +57,15 @@ def schema():
 
 
 def _root(name: str):
-    return parse_xml((SAMPLES / name).read_bytes())
+    return sample_root(SAMPLES, name)
 
 
 def _events(mapping, name: str) -> list[dict]:
-    root = _root(name)
-    return [e.wire() for e in mapping.events(root, mapping.message_id(root))]
+    return sample_events(mapping, SAMPLES, name)
 
 
 def test_plugin_declares_the_yot_system_type():
-    pm = make_plugin_manager()
-    types = [t for batch in pm.hook.register_system_types() for t in batch]
-    yot = [t for t in types if t.name == "yot"]
+    yot = declared_types("yot")
     assert len(yot) == 1 and yot[0].plugin == "yot"
 
 

@@ -20,12 +20,14 @@ from cpbridge.sources import FolderSource
 from cpbridge.systems import LocalSystem
 from cpbridge.xmlsafe import iterparse_safe
 
+from .product_helpers import case_notes
+
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "mappings" / "yot" / "keystone.yaml"
 SAMPLES = ROOT / "samples" / "yot" / "keystone"
 BATCH = SAMPLES / "batch" / "nightly_return_20240605.xml"
 EXPECTED = json.loads(BATCH.with_name("nightly_return_20240605.expected.json").read_text(encoding="utf-8"))
-CASE_NOTES = [s for s in (SAMPLES / "CASE_NOTES.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
+CASE_NOTES = case_notes(SAMPLES)
 NS = "urn:keystone:yj:exchange:4"
 
 
