@@ -127,7 +127,6 @@ def register_involvement(session: Session, caller: Caller, event: InvolvementOpe
         session.add(row)
     elif row.child_id != child.id:  # pragma: no cover - _resolve refuses this
         raise AssertionError("involvement re-homed without a conflict")
-    row.registered_by = caller.account
     row.service = inv.service.value
     row.organisation = inv.organisation
     _set_practitioner(row, inv.practitioner)
@@ -138,7 +137,7 @@ def register_involvement(session: Session, caller: Caller, event: InvolvementOpe
         row.caf_completed_on = inv.caf_completed_on
     row.consent_given_by = inv.consent.given_by.value if inv.consent else None
     row.consent_recorded_on = inv.consent.recorded_on if inv.consent else None
-    row.last_occurred_at = utc(event.occurred_at)
+    _stamp(row, caller, event)
     if inv.lead_professional:
         _clear_other_leads(session, child, row)
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
@@ -154,9 +153,8 @@ def end_involvement(session: Session, caller: Caller, event: InvolvementClosed) 
     if event.end_date < row.start_date:
         raise Fault("InvalidRequest", "endDate is before the involvement's start date", field="endDate")
     decision, child = _resolve(session, event, anchor=row)
-    row.registered_by = caller.account
     row.end_date = event.end_date
-    row.last_occurred_at = utc(event.occurred_at)
+    _stamp(row, caller, event)
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
 
 
@@ -168,11 +166,10 @@ def set_lead_professional(session: Session, caller: Caller, event: LeadProfessio
     if isinstance(row, WriteResult):
         return row
     decision, child = _resolve(session, event, anchor=row)
-    row.registered_by = caller.account
     if event.practitioner is not None:
         _set_practitioner(row, event.practitioner)
     row.lead_professional = True
-    row.last_occurred_at = utc(event.occurred_at)
+    _stamp(row, caller, event)
     _clear_other_leads(session, child, row)
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
 
@@ -185,9 +182,8 @@ def remove_lead_professional(session: Session, caller: Caller, event: LeadProfes
     if isinstance(row, WriteResult):
         return row
     decision, child = _resolve(session, event, anchor=row)
-    row.registered_by = caller.account
     row.lead_professional = False
-    row.last_occurred_at = utc(event.occurred_at)
+    _stamp(row, caller, event)
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
 
 
@@ -224,9 +220,8 @@ def record_assessment(session: Session, caller: Caller, event: AssessmentComplet
         _set_practitioner(row, event.assessor)
     elif not row.practitioner_name:
         _set_practitioner(row, event.assessor)
-    row.registered_by = caller.account
     row.caf_completed_on = event.completed_on
-    row.last_occurred_at = utc(event.occurred_at)
+    _stamp(row, caller, event)
     return _answer(session, caller, event, WriteOutcome.applied, decision, child)
 
 
@@ -429,6 +424,12 @@ def _answer(
         reason_code=reason,
         directory_id=child.directory_id,
     )
+
+
+def _stamp(row: InvolvementRow, caller: Caller, event: EventBase) -> None:
+    """The involvement now carries ``event``: it belongs to the account that sent it, as of its time."""
+    row.registered_by = caller.account
+    row.last_occurred_at = utc(event.occurred_at)
 
 
 def _involvement_to_change(session: Session, caller: Caller, event: EventBase) -> InvolvementRow | WriteResult:
